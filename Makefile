@@ -1,0 +1,27 @@
+# The two commands (see README.md):  make serve   |   make test
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+
+.PHONY: serve test lint bench services
+
+serve: $(VENV)/.installed
+	$(BIN)/tierroute serve
+
+test: $(VENV)/.installed services
+	$(BIN)/python -m pytest -q -p no:cacheprovider
+
+lint: $(VENV)/.installed
+	$(BIN)/ruff check src tests bench
+
+services:
+	bash scripts/ensure-services.sh
+
+bench: $(VENV)/.installed
+	bash bench/run.sh
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[test]'
+	touch $@

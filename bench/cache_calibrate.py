@@ -1,0 +1,172 @@
+"""Fit the semantic cache's scoring model and its false-hit-rate table from the development pairs.
+
+    .venv/bin/python bench/cache_calibrate.py [--data ../shared/data/cache] [--out src/tierroute/cache/calibration.json]
+
+Splits every pair file in half by id ("tune" / "rest"). On the tune half it runs the cache protocol
+(fill every q1, look up every q2) with the real index and guards, fits a logistic model over the
+features of each (q2, candidate) pair, and measures false-hit rate and recall per threshold. The rest
+half is reported, never fitted. Writes only fitted numbers, never the data.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+from sklearn.linear_model import LogisticRegression
+
+from tierroute.cache.guards import FEATURE_NAMES, features, profile, veto
+from tierroute.cache.index import VectorIndex
+from tierroute.cache.keys import normalise_text
+from tierroute.cache.pairs import Pair, read_pairs, split_of
+from tierroute.embedding import default_embedder
+
+FLOOR = 0.70
+K = 8
+PARAPHRASE_WEIGHT = 3
+
+
+def embed_all(texts: list[str], cache: Path) -> np.ndarray:
+    if cache.exists():
+        arr = np.load(cache)
+        if len(arr) == len(texts):
+            return arr
+    emb = default_embedder()
+    order = np.argsort([len(t) for t in texts])
+    out = np.zeros((len(texts), emb.dimension), np.float32)
+    for i in range(0, len(texts), 64):
+        idx = order[i : i + 64]
+        out[idx] = emb.embed([texts[j] for j in idx])
+    np.save(cache, out)
+    return out
+
+
+def candidates(pairs: list[Pair], v1: np.ndarray, v2: np.ndarray):
+    """Per lookup: list of (candidate row, cosine, features or None if vetoed, correct?)."""
+    ix = VectorIndex(v1.shape[1])
+    key_row: dict[str, int] = {}
+    for i, p in enumerate(pairs):  # identical q1 texts share one entry: the last one stored wins
+        k = normalise_text(p.q1)
+        if k in key_row:
+            ix.remove(str(key_row[k]))
+        key_row[k] = i
+        ix.add(str(i), v1[i])
+    prof1 = {}
+    out = []
+    for j, p in enumerate(pairs):
+        q = profile(normalise_text(p.q2))
+        own = normalise_text(p.q1)
+        exact = key_row.get(normalise_text(p.q2))
+        rows = []
+        if exact is not None:
+            # The answer stored for the very text asked is that question's answer, whichever pair stored it.
+            rows.append((exact, 1.0, "exact", True))
+        else:
+            for sid, cos in ix.search(v2[j], K, FLOOR):
+                i = int(sid)
+                if i not in prof1:
+                    prof1[i] = profile(normalise_text(pairs[i].q1))
+                c = prof1[i]
+                f = None if veto(q, c) else features(cos, q, c)
+                rows.append((i, cos, f, normalise_text(pairs[i].q1) == own and p.duplicate))
+        out.append(rows)
+    return out
+
+
+def protocol(pairs, cands, score_fn, thresholds):
+    """false-hit rate and recall per threshold under fill-then-lookup."""
+    ndup = sum(p.duplicate for p in pairs)
+    nneg = len(pairs) - ndup
+    best = []
+    for rows in cands:
+        top = (-1.0, False)
+        for _i, cos, f, ok in rows:
+            s = 2.0 if f == "exact" else (-1.0 if f is None else score_fn(cos, f))
+            if s > top[0]:
+                top = (s, ok)
+        best.append(top)
+    s = np.array([b[0] for b in best])
+    ok = np.array([b[1] for b in best])
+    res = []
+    for t in thresholds:
+        hit = s >= t
+        res.append((float(t), float((hit & ~ok).sum() / nneg) if nneg else 0.0,
+                    float((hit & ok).sum() / ndup) if ndup else 0.0, int(hit.sum())))
+    return res
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--data", default="../shared/data/cache")
+    ap.add_argument("--out", default="src/tierroute/cache/calibration.json")
+    ap.add_argument("--emb-cache", default="/tmp")
+    args = ap.parse_args()
+    files = sorted(Path(args.data).glob("*.jsonl*"))
+    data = {}
+    for f in files:
+        pairs = read_pairs(f)
+        texts = [normalise_text(p.q1) for p in pairs] + [normalise_text(p.q2) for p in pairs]
+        t = time.time()
+        v = embed_all(texts, Path(args.emb_cache) / f"tierroute_cache_emb_{f.name.split('.')[0]}.npy")
+        print(f"{f.name}: {len(pairs)} pairs embedded in {time.time() - t:.0f}s", file=sys.stderr)
+        n = len(pairs)
+        for part in ("tune", "rest"):
+            idx = [i for i, p in enumerate(pairs) if split_of(p.id) == part]
+            sub = [pairs[i] for i in idx]
+            data[(f.name, part)] = (sub, candidates(sub, v[idx], v[n + np.array(idx)]))
+
+    # Fit on every scored (lookup, candidate) of the tune halves.
+    # The paraphrase file (long declarative rewrites, positives only) is weighted up so the model
+    # does not learn that "many words changed" always means "a different question" as QQP suggests.
+    X, y = [], []
+    for (name, part), (_pairs, cands) in data.items():
+        if part != "tune":
+            continue
+        weight = 1 if name.startswith("qqp") else PARAPHRASE_WEIGHT
+        for rows in cands:
+            for _i, _cos, f, ok in rows:
+                if isinstance(f, list):
+                    X.extend([f] * weight)
+                    y.extend([ok] * weight)
+    X = np.array(X)
+    y = np.array(y)
+    mean, scale = X.mean(axis=0), X.std(axis=0) + 1e-9
+    lr = LogisticRegression(C=1.0, max_iter=2000).fit((X - mean) / scale, y)
+    w, b = lr.coef_[0] / scale, float(lr.intercept_[0] - (lr.coef_[0] / scale) @ mean)
+
+    def score_fn(_cos, f):
+        return 1.0 / (1.0 + np.exp(-(float(np.dot(w, f)) + b)))
+
+    grid = np.round(np.concatenate([np.arange(0.30, 0.99, 0.005), np.arange(0.99, 0.9999, 0.0005)]), 4)
+    report = {}
+    for (name, part), (pairs, cands) in data.items():
+        report[f"{name}:{part}"] = protocol(pairs, cands, score_fn, grid)
+    # Operating points from the QQP tune half: the labelled negatives live there.
+    qqp_tune = next(v for k, v in report.items() if k.startswith("qqp") and k.endswith(":tune"))
+    points = [{"threshold": t, "false_hit_rate": round(fhr, 5), "recall": round(rec, 4)}
+              for t, fhr, rec, _h in qqp_tune]
+    cal = {
+        "version": 1, "embedder": default_embedder().name, "features": FEATURE_NAMES,
+        "mean": [round(float(x), 6) for x in mean], "scale": [round(float(x), 6) for x in scale],
+        "coef": [round(float(x), 6) for x in lr.coef_[0]], "intercept": round(float(lr.intercept_[0]), 6),
+        "floor": FLOOR, "candidates": K, "operating_points": points,
+        "notes": "fitted by bench/cache_calibrate.py on the tune half (ids hashed) of the development pairs",
+    }
+    Path(args.out).write_text(json.dumps(cal, indent=1) + "\n")
+    print("coef", dict(zip(FEATURE_NAMES, np.round(lr.coef_[0], 3), strict=True)), file=sys.stderr)
+    for target in (0.002, 0.005, 0.008, 0.01, 0.02, 0.05):
+        ok = [t for t, fhr, _r, _h in qqp_tune if fhr <= target]
+        thr = min(ok) if ok else grid[-1]
+        line = {"target": target, "threshold": thr}
+        for k, res in report.items():
+            r = next(x for x in res if x[0] == thr)
+            line[k] = {"fhr": round(r[1], 4), "recall": round(r[2], 3)}
+        print(json.dumps(line))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,3 @@
+"""tierroute: one OpenAI-compatible endpoint that sends each request to the cheapest model that will do it well."""
+
+__version__ = "0.1.0"

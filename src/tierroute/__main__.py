@@ -1,0 +1,3 @@
+from tierroute.cli import main
+
+main()

@@ -1,0 +1,60 @@
+"""The aiohttp application: routes, the gateway's lifecycle, and serving."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+
+from aiohttp import web
+
+from tierroute.api import chat, health, messages, models
+from tierroute.api.auth import guarded
+from tierroute.api.keys import GATEWAY
+from tierroute.gateway import Gateway
+
+log = logging.getLogger("tierroute")
+
+
+def create_app(gw: Gateway) -> web.Application:
+    max_body = int(gw.settings.gateway.server.max_body_mb * 1024 * 1024)
+    app = web.Application(client_max_size=max_body, handler_args={"max_field_size": 16384})
+    app[GATEWAY] = gw
+    app.router.add_post("/v1/chat/completions", chat.chat_completions)
+    app.router.add_post("/chat/completions", chat.chat_completions)
+    app.router.add_post("/v1/messages", messages.messages)
+    app.router.add_post("/v1/embeddings", models.embeddings)
+    app.router.add_get("/v1/models", models.list_models)
+    app.router.add_get("/health/liveness", health.liveness)
+    app.router.add_get("/health/readiness", health.readiness)
+    app.router.add_get("/health", health.health)
+    for mount in gw.extra_routes():
+        app.router.add_routes([web.RouteDef(r.method, r.path, guarded(r.handler, browser=r.path.startswith("/ui")),
+                                            r.kwargs) for r in mount])
+
+    async def lifecycle(app: web.Application):  # type: ignore[no-untyped-def]
+        await gw.start()
+        yield
+        await gw.close()
+
+    app.cleanup_ctx.append(lifecycle)
+    return app
+
+
+async def serve(gw: Gateway, host: str, port: int, banner: bool = True) -> None:
+    """Run until SIGINT/SIGTERM, then shut down gracefully (usage records flushed)."""
+    app = create_app(gw)
+    runner = web.AppRunner(app, access_log=log if gw.settings.gateway.server.access_log else None,
+                           handle_signals=False)
+    await runner.setup()
+    site = web.TCPSite(runner, host, port, backlog=2048, reuse_address=True)
+    await site.start()
+    if banner:
+        print(gw.banner(host, port), flush=True)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+    log.info("shutting down")
+    await runner.cleanup()

@@ -1,0 +1,56 @@
+"""POST /v1/chat/completions: OpenAI's chat dialect in, JSON or SSE out."""
+
+from __future__ import annotations
+
+import logging
+
+import msgspec
+from aiohttp import web
+
+from tierroute.api.auth import require_key
+from tierroute.api.errors import error_response, invalid_body, read_body
+from tierroute.api.exchange import Exchange
+from tierroute.api.keys import GATEWAY
+from tierroute.errors import TierrouteError
+from tierroute.types import ChatRequest, ChatResponse
+
+log = logging.getLogger("tierroute")
+_decode = msgspec.json.Decoder(ChatRequest).decode
+_encode = msgspec.json.encode
+SSE_HEADERS = {"Content-Type": "text/event-stream", "Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+
+
+def decode_chat(body: bytes) -> ChatRequest:
+    try:
+        return _decode(body)
+    except (msgspec.ValidationError, msgspec.DecodeError) as e:
+        raise invalid_body(e) from None
+
+
+async def chat_completions(request: web.Request) -> web.StreamResponse:
+    gw = request.app[GATEWAY]
+    try:
+        identity = require_key(request, gw.master_key)
+        req = decode_chat(await read_body(request))
+        ex = Exchange(gw, request.headers, req, "chat", identity)
+        result = await ex.run()
+    except TierrouteError as e:
+        return error_response(e)
+    if isinstance(result, ChatResponse):
+        return web.Response(body=_encode(result), headers=ex.headers, content_type="application/json")
+    resp = web.StreamResponse(headers={**ex.headers, **SSE_HEADERS})
+    await resp.prepare(request)
+    try:
+        async for chunk in result:
+            await resp.write(b"data: " + _encode(chunk) + b"\n\n")
+        await resp.write(b"data: [DONE]\n\n")
+    except TierrouteError as e:
+        # Past the first byte there is no falling back: end with an error event (OpenAI SDKs raise on
+        # it), never with a clean [DONE] that would pass a cut answer off as complete.
+        log.warning("stream %s broke after its first chunk: %s", ex.request_id, e.message)
+        await resp.write(b"data: " + _encode(e.body()) + b"\n\n")
+    except ConnectionResetError:
+        log.info("client left stream %s", ex.request_id)
+    finally:
+        await result.finish()
+    return resp

@@ -1,0 +1,51 @@
+"""Errors as HTTP: OpenAI's error JSON for every failure, naming the field at fault."""
+
+from __future__ import annotations
+
+import re
+
+import msgspec
+from aiohttp import web
+
+from tierroute.api.keys import GATEWAY
+from tierroute.errors import InvalidRequest, PayloadTooLarge, TierrouteError
+
+_encode = msgspec.json.encode
+_PATH = re.compile(r" - at `\$(.*)`$")
+
+
+def error_response(err: TierrouteError, headers: dict[str, str] | None = None) -> web.Response:
+    h = err.headers()
+    if headers:
+        h = {**headers, **h}
+    return web.Response(body=_encode(err.body()), status=err.status, content_type="application/json", headers=h)
+
+
+def invalid_body(exc: msgspec.DecodeError | msgspec.ValidationError, root: str = "") -> InvalidRequest:
+    """Turn msgspec's message (``Expected `array`, got `str` - at `$.messages```) into a 400 that
+    names the parameter the way OpenAI does (``messages``, ``messages[0].role``)."""
+    text = str(exc)
+    m = _PATH.search(text)
+    param = m.group(1).lstrip(".") if m else None
+    problem = _PATH.sub("", text)
+    if isinstance(exc, msgspec.ValidationError) and param is None and "missing required field" in problem:
+        field = re.search(r"`(\w+)`", problem)
+        param = field.group(1) if field else None
+    elif isinstance(exc, msgspec.ValidationError) and "missing required field" in problem and param:
+        field = re.search(r"`(\w+)`", problem)
+        param = f"{param}.{field.group(1)}" if field else param
+    if root and param:
+        param = f"{root}.{param}"
+    if not isinstance(exc, msgspec.ValidationError):
+        return InvalidRequest(f"The request body is not valid JSON: {problem}", param=None, code="invalid_json")
+    where = f" (at '{param}')" if param else ""
+    return InvalidRequest(f"Invalid request{where}: {problem}", param=param)
+
+
+async def read_body(request: web.Request) -> bytes:
+    try:
+        return await request.read()
+    except web.HTTPRequestEntityTooLarge:
+        mb = request.app[GATEWAY].settings.gateway.server.max_body_mb
+        raise PayloadTooLarge(f"The request body is larger than the gateway accepts ({mb:g} MB, "
+                              "server.max_body_mb).", param=None) from None

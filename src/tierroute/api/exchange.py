@@ -1,0 +1,278 @@
+"""One chat request through the gateway, whatever dialect it arrived in.
+
+cache lookup -> plan -> execute (with cascade) -> usage record + cache store. The dialect handlers
+(``api/chat.py`` for OpenAI, ``api/messages.py`` for Anthropic) only decode the body and encode
+what ``Exchange.run`` returns: a ``ChatResponse``, or a ``ChunkRelay`` for a stream.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import AsyncIterator, Mapping
+from typing import TYPE_CHECKING, Any
+
+from tierroute.cache import CacheContext, parse_cache_controls, replay_chunks
+from tierroute.errors import ProviderError, TierrouteError
+from tierroute.execution.run import Done, Failed, Opened
+from tierroute.routing import check_answer, estimate_prompt_tokens, parse_hints
+from tierroute.types import (
+    AttemptRecord,
+    ChatChunk,
+    ChatRequest,
+    ChatResponse,
+    Choice,
+    Plan,
+    ResponseMessage,
+    Usage,
+    UsageEvent,
+)
+
+if TYPE_CHECKING:
+    from tierroute.gateway import Gateway
+
+log = logging.getLogger("tierroute")
+
+
+def new_request_id() -> str:
+    return "req_" + os.urandom(12).hex()
+
+
+class Exchange:
+    def __init__(self, gw: Gateway, headers: Mapping[str, str], req: ChatRequest, endpoint: str,
+                 identity: str) -> None:
+        self.gw = gw
+        self.req = req
+        self.endpoint = endpoint
+        self.identity = identity
+        self.request_id = new_request_id()
+        self.t0 = time.perf_counter()
+        self.ts = time.time()
+        self.hints = parse_hints(headers, req.metadata)
+        self.cache_ctx: CacheContext | None = None
+        if gw.cache is not None:
+            route = req.model if self.hints.task is None else f"{req.model}|{self.hints.task}|{self.hints.complexity}"
+            self.cache_ctx = CacheContext(tenant=identity, route=route, controls=parse_cache_controls(headers))
+        self.headers: dict[str, str] = {"X-Request-Id": self.request_id}
+        self.plan: Plan | None = None
+        self.escalation: str | None = None
+        self.spent_before = 0.0  # cost of cheap answers a cascade escalated away from
+
+    # ------------------------------------------------------------------ the request path
+
+    async def run(self) -> ChatResponse | ChunkRelay:
+        gw, req = self.gw, self.req
+        if self.cache_ctx is not None:
+            hit = await gw.cache.lookup(req, self.cache_ctx)  # type: ignore[union-attr]
+            if hit is not None:
+                return self._from_cache(hit)
+            self.headers["X-Tierroute-Cache"] = "miss"
+        try:
+            plan = self.plan = await gw.router.plan_async(req, self.hints)
+        except TierrouteError as e:
+            self._record_failure(e, [])
+            raise
+        deadline = time.monotonic() + gw.settings.gateway.server.request_timeout_s
+        est = estimate_prompt_tokens(req) + (req.output_limit() or 512)
+        try:
+            if req.stream:
+                done_s = await gw.executor.open_stream(plan, req, deadline, est)
+                self._set_headers(done_s)
+                return ChunkRelay(self, done_s)
+            done = await gw.executor.complete(plan, req, deadline, est)
+            if plan.cascade:
+                done = await self._cascade(plan, done, deadline, est)
+        except Failed as f:
+            self._record_failure(f.error, f.attempts)
+            raise f.error from None
+        self._set_headers(done)
+        resp = done.value
+        await gw.executor.finish(done, resp.usage.total_tokens)
+        self._record(done.deployment.model, done, resp.usage.prompt_tokens, resp.usage.completion_tokens, None)
+        if self.cache_ctx is not None:
+            await gw.cache.store(req, self.cache_ctx, resp)  # type: ignore[union-attr]
+        return resp
+
+    async def _cascade(self, plan: Plan, done: Done[ChatResponse], deadline: float, est: int) -> Done[ChatResponse]:
+        """Escalate to the next (stronger) model while the answer fails its checks."""
+        task = plan.classification.task if plan.classification else "chat"
+        order = [a.deployment.model for a in plan.attempts]
+        while (reason := check_answer(self.req, done.value, task)) is not None:
+            pos = order.index(done.deployment.model)
+            later = [a for a in plan.attempts[pos + 1:] if a.deployment.model != done.deployment.model]
+            if not later:
+                break
+            # The cheap answer was paid for: its cost stays on this request's record.
+            u = done.value.usage
+            self.spent_before += self.gw.catalog.models[done.deployment.model].cost(u.prompt_tokens,
+                                                                                     u.completion_tokens)
+            await self.gw.executor.finish(done, u.total_tokens)
+            self.escalation = f"{done.deployment.model}: {reason}"
+            log.info("cascade: escalating from %s (%s)", done.deployment.model, reason)
+            sub = Plan(requested_model=plan.requested_model, route=plan.route, attempts=later,
+                       classification=plan.classification)
+            nxt = await self.gw.executor.complete(sub, self.req, deadline, est)
+            nxt.attempts = done.attempts + nxt.attempts
+            done = nxt
+        if self.escalation:
+            self.headers["X-Tierroute-Escalated"] = self.escalation[:200]
+        return done
+
+    def _from_cache(self, hit: Any) -> ChatResponse | ChunkRelay:
+        self.headers["X-Tierroute-Cache"] = f"hit-{hit.kind}"
+        if hit.similarity is not None:
+            self.headers["X-Tierroute-Cache-Similarity"] = f"{hit.similarity:.4f}"
+        self.headers["X-Tierroute-Model"] = hit.model
+        self.headers["X-Tierroute-Route"] = "cache"
+        self.headers["X-Tierroute-Attempts"] = "0"
+        cat = self.gw.catalog
+        m = cat.models.get(hit.model)
+        saved = m.cost(hit.prompt_tokens, hit.completion_tokens) if m else 0.0
+        self._emit(UsageEvent(
+            request_id=self.request_id, ts=self.ts, key_id=self._key_id(), endpoint=self.endpoint,
+            requested_model=self.req.model, model=hit.model, provider=None, deployment=None, route="cache",
+            task=self.hints.task, complexity=self.hints.complexity, prompt_tokens=hit.prompt_tokens,
+            completion_tokens=hit.completion_tokens, cost_usd=0.0, baseline_model=self.gw.baseline.name,
+            baseline_cost_usd=self.gw.baseline.cost(hit.prompt_tokens, hit.completion_tokens),
+            latency_ms=(time.perf_counter() - self.t0) * 1000, stream=self.req.stream, cache=f"hit-{hit.kind}",
+            cache_similarity=hit.similarity, saved_usd=saved))
+        if self.req.stream:
+            include = bool(self.req.stream_options and self.req.stream_options.include_usage)
+            return CachedRelay(replay_chunks(hit.response, include))
+        return hit.response
+
+    # ------------------------------------------------------------------ accounting
+
+    def _set_headers(self, done: Done[Any]) -> None:
+        dep = done.deployment
+        h = self.headers
+        h["X-Tierroute-Model"] = dep.model
+        h["X-Tierroute-Provider"] = dep.provider
+        h["X-Tierroute-Route"] = self.plan.route if self.plan else ""
+        h["X-Tierroute-Attempts"] = str(len(done.attempts))
+
+    def _key_id(self) -> str | None:
+        return None if self.identity == "master" else self.identity
+
+    def _classification(self) -> tuple[str | None, float | None]:
+        c = self.plan.classification if self.plan else None
+        if c is not None:
+            return c.task, c.complexity
+        return self.hints.task, self.hints.complexity
+
+    def _record(self, model: str, done: Done[Any], prompt: int, completion: int, error: TierrouteError | None,
+                *, ttft_ms: float | None = None) -> None:
+        m = self.gw.catalog.models[model]
+        task, complexity = self._classification()
+        fallbacks = sum(1 for a in done.attempts if a.outcome != "ok")
+        self._emit(UsageEvent(
+            request_id=self.request_id, ts=self.ts, key_id=self._key_id(), endpoint=self.endpoint,
+            requested_model=self.req.model, model=model, provider=done.deployment.provider,
+            deployment=done.deployment.id, route=self.plan.route if self.plan else None, task=task,
+            complexity=complexity, prompt_tokens=prompt, completion_tokens=completion,
+            cost_usd=m.cost(prompt, completion) + self.spent_before, baseline_model=self.gw.baseline.name,
+            baseline_cost_usd=self.gw.baseline.cost(prompt, completion),
+            latency_ms=(time.perf_counter() - self.t0) * 1000, ttft_ms=ttft_ms, stream=self.req.stream,
+            cache="off" if self.cache_ctx is None else "miss", attempts=list(done.attempts), fallbacks=fallbacks,
+            escalated=self.escalation is not None,
+            escalation_reason=self.escalation, status=error.status if error else 200,
+            error_class=type(error).__name__ if error else None))
+
+    def _record_failure(self, error: Exception, attempts: list[AttemptRecord]) -> None:
+        task, complexity = self._classification()
+        status = error.status if isinstance(error, TierrouteError) else 500
+        self._emit(UsageEvent(
+            request_id=self.request_id, ts=self.ts, key_id=self._key_id(), endpoint=self.endpoint,
+            requested_model=self.req.model, model=None, provider=None, deployment=None,
+            route=self.plan.route if self.plan else None, task=task, complexity=complexity,
+            baseline_model=self.gw.baseline.name, latency_ms=(time.perf_counter() - self.t0) * 1000,
+            stream=self.req.stream, cache="off" if self.cache_ctx is None else "miss", attempts=attempts,
+            fallbacks=max(0, len(attempts) - 1), status=status, error_class=type(error).__name__))
+        self.headers["X-Tierroute-Attempts"] = str(len(attempts))
+
+    def _emit(self, event: UsageEvent) -> None:
+        if self.gw.usage is not None:
+            self.gw.usage.record(event)
+
+
+class CachedRelay:
+    """A cache hit replayed as a stream."""
+
+    def __init__(self, chunks: list[ChatChunk]) -> None:
+        self._chunks = chunks
+
+    async def __aiter__(self) -> AsyncIterator[ChatChunk]:
+        for c in self._chunks:
+            yield c
+
+    async def finish(self) -> None:
+        return None
+
+
+class ChunkRelay:
+    """Passes a stream's chunks to the client as they arrive, keeping what accounting needs: usage,
+    time to first token, the text (to cache a complete answer) and how it ended."""
+
+    def __init__(self, ex: Exchange, done: Done[Opened]) -> None:
+        self.ex = ex
+        self.done = done
+        self.include_usage = bool(ex.req.stream_options and ex.req.stream_options.include_usage)
+        self.usage: Usage | None = None
+        self.parts: list[str] = []
+        self.finish_reason: Any = None
+        self.tool_calls = False
+        self.error: TierrouteError | None = None
+        self.ttft_ms: float | None = None
+        self.finished = False
+
+    async def __aiter__(self) -> AsyncIterator[ChatChunk]:
+        opened = self.done.value
+        chunk = opened.first
+        try:
+            while True:
+                if chunk.usage is not None:
+                    self.usage = chunk.usage
+                for c in chunk.choices:
+                    d = c.delta
+                    if d.content:
+                        if self.ttft_ms is None:
+                            self.ttft_ms = (time.perf_counter() - self.ex.t0) * 1000
+                        if c.index == 0:
+                            self.parts.append(d.content)
+                    if d.tool_calls:
+                        self.tool_calls = True
+                    if c.finish_reason is not None and c.index == 0:
+                        self.finish_reason = c.finish_reason
+                if chunk.choices or self.include_usage:
+                    if not self.include_usage and chunk.usage is not None:
+                        chunk.usage = None
+                    yield chunk
+                chunk = await opened.rest.__anext__()
+        except StopAsyncIteration:
+            return
+        except TierrouteError as e:
+            self.error = e
+            raise
+
+    async def finish(self) -> None:
+        """Settle quota, health, usage and cache once the stream is over (or the client left)."""
+        if self.finished:
+            return
+        self.finished = True
+        ex, done = self.ex, self.done
+        text = "".join(self.parts)
+        if self.usage is not None:
+            prompt, completion = self.usage.prompt_tokens, self.usage.completion_tokens
+        else:  # the vendor sent no usage: estimate, so a broken stream is still accounted for
+            prompt, completion = estimate_prompt_tokens(ex.req), (len(text) + 3) // 4
+        err = self.error if isinstance(self.error, ProviderError) else None
+        await ex.gw.executor.finish(done, prompt + completion, err)
+        ex._record(done.deployment.model, done, prompt, completion, self.error, ttft_ms=self.ttft_ms)
+        complete = self.error is None and self.finish_reason in ("stop", "length") and not self.tool_calls
+        if ex.cache_ctx is not None and complete:
+            resp = ChatResponse(
+                id=ex.request_id, created=int(ex.ts), model=done.deployment.model,
+                choices=[Choice(index=0, message=ResponseMessage(content=text), finish_reason=self.finish_reason)],
+                usage=Usage(prompt_tokens=prompt, completion_tokens=completion, total_tokens=prompt + completion))
+            await ex.gw.cache.store(ex.req, ex.cache_ctx, resp)  # type: ignore[union-attr]

@@ -1,0 +1,106 @@
+"""The shape of config/tierroute.yaml and config/models.yaml, validated by msgspec.
+
+Sections owned by other packages (``cache``, ``limits``, ``usage``, ``routing``) are kept as raw
+mappings here and converted by ``config.loader`` with that package's own struct, so each package
+documents its own settings next to the code that reads them.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from msgspec import Meta, Struct, field
+
+NonNegative = Annotated[float, Meta(ge=0)]
+Port = Annotated[int, Meta(ge=0, le=65535)]
+
+
+class ServerConfig(Struct, kw_only=True, forbid_unknown_fields=True):
+    host: str = "127.0.0.1"
+    port: Port = 4000
+    # Guards every route but /health/liveness. Empty means "no auth", allowed only on loopback hosts.
+    master_key: str = ""
+    max_body_mb: Annotated[float, Meta(gt=0)] = 20.0
+    # Deadline for one whole request, every retry and fallback included.
+    request_timeout_s: Annotated[float, Meta(gt=0)] = 120.0
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    access_log: bool = False
+
+
+class ProviderConfig(Struct, kw_only=True, forbid_unknown_fields=True):
+    dialect: Literal["openai", "anthropic", "gemini"]
+    base_url: str
+    api_key: str = ""
+    enabled: bool = True
+    timeout_s: Annotated[float, Meta(gt=0)] = 60.0
+    headers: dict[str, str] = field(default_factory=dict)
+    # Local servers (Ollama, vLLM) need no key.
+    requires_key: bool = True
+
+
+class SimulatorConfig(Struct, kw_only=True, forbid_unknown_fields=True):
+    # auto: use the built-in simulator when no provider key is set at all; on: always; off: never.
+    mode: Literal["auto", "on", "off"] = "auto"
+    config: str | None = None  # a simulator YAML (latency, faults); None = its defaults
+
+
+class FallbackConfig(Struct, kw_only=True, forbid_unknown_fields=True):
+    # model -> models to try, in order, when it fails. Tier -> its models in order of preference.
+    models: dict[str, list[str]] = field(default_factory=dict)
+    tiers: dict[str, list[str]] = field(default_factory=dict)
+
+
+class RetryConfig(Struct, kw_only=True, forbid_unknown_fields=True):
+    # Retries of the same deployment for retryable errors (429, 5xx, timeouts) before falling back.
+    max_retries: Annotated[int, Meta(ge=0, le=10)] = 1
+    backoff_base_s: NonNegative = 0.2
+    backoff_max_s: NonNegative = 8.0
+    # A Retry-After longer than this is not waited for: the next deployment is tried instead.
+    max_retry_after_s: NonNegative = 5.0
+    # Attempts (deployments) tried for one request, at most.
+    max_attempts: Annotated[int, Meta(ge=1, le=20)] = 4
+
+
+class GatewayConfig(Struct, kw_only=True, forbid_unknown_fields=True):
+    server: ServerConfig = field(default_factory=ServerConfig)
+    catalog: str = "models.yaml"
+    routing_rules: str = "routing_rules.yaml"
+    rate_limits: str = "rate_limits.yaml"
+    providers: dict[str, ProviderConfig] = field(default_factory=dict)
+    simulator: SimulatorConfig = field(default_factory=SimulatorConfig)
+    fallbacks: FallbackConfig = field(default_factory=FallbackConfig)
+    retry: RetryConfig = field(default_factory=RetryConfig)
+    baseline_model: str = "claude-opus-4"
+    routing: dict[str, Any] = field(default_factory=dict)
+    cache: dict[str, Any] = field(default_factory=dict)
+    limits: dict[str, Any] = field(default_factory=dict)
+    usage: dict[str, Any] = field(default_factory=dict)
+
+
+Capability = Literal["vision", "tools", "json"]
+Tier = Literal["premium", "standard", "specialist"]
+
+
+class DeploymentSpec(Struct, kw_only=True, forbid_unknown_fields=True):
+    provider: str
+    upstream: str
+
+
+class ModelSpec(Struct, kw_only=True, forbid_unknown_fields=True):
+    tier: Tier
+    input_per_m: NonNegative
+    output_per_m: NonNegative
+    context_window: Annotated[int, Meta(gt=0)]
+    max_output: Annotated[int, Meta(ge=0)] = 4096
+    provider: str | None = None
+    upstream: str | None = None
+    deployments: list[DeploymentSpec] = field(default_factory=list)
+    capabilities: list[Capability] = field(default_factory=list)
+    strengths: list[str] = field(default_factory=list)
+    aliases: list[str] = field(default_factory=list)
+    kind: Literal["chat", "embedding"] = "chat"
+    enabled: bool = True
+
+
+class CatalogFile(Struct, kw_only=True, forbid_unknown_fields=True):
+    models: dict[str, ModelSpec]

@@ -1,0 +1,258 @@
+"""OpenAI chat <-> Anthropic Messages, the request and the whole-answer translation.
+
+Choices made where Anthropic has no equivalent (documented for users in the adapter module):
+- ``system`` / ``developer`` messages, wherever they sit, become the top-level ``system`` text.
+- ``max_tokens`` is required by Anthropic; without one we ask for ``DEFAULT_MAX_TOKENS``.
+- ``temperature`` is 0..2 in OpenAI and 0..1 in Anthropic: values above 1 are clamped to 1.
+- JSON mode: Anthropic has no JSON switch, so we force a single tool call (``json_answer``, its
+  ``input_schema`` the caller's schema, or any object for ``json_object``) and hand the tool's
+  input back as the message text: Claude's tool inputs are always a parsed JSON object. When the
+  caller brings tools of its own (or a schema whose top level is not an object) we fall back to a
+  system instruction and unwrap a Markdown code fence if the model still adds one. We do not
+  prefill ``{``: newer Claude models refuse prefill and it breaks tool use.
+- ``seed``, penalties and logprobs have no Anthropic counterpart and are dropped.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import msgspec
+
+from tierroute.errors import BadRequest
+from tierroute.providers.images import split_data_url
+from tierroute.types import (
+    ChatRequest,
+    ChatResponse,
+    Choice,
+    Deployment,
+    FinishReason,
+    FunctionCall,
+    ImagePart,
+    Message,
+    ResponseMessage,
+    TextPart,
+    ToolCall,
+    Usage,
+)
+
+DEFAULT_MAX_TOKENS = 4096
+_json_decode = msgspec.json.decode
+_json_encode = msgspec.json.encode
+
+STOP_REASONS: dict[str, FinishReason] = {
+    "end_turn": "stop", "stop_sequence": "stop", "pause_turn": "stop",
+    "max_tokens": "length", "model_context_window_exceeded": "length",
+    "tool_use": "tool_calls", "refusal": "content_filter",
+}
+
+
+JSON_TOOL = "json_answer"
+
+
+def json_tool_schema(req: ChatRequest) -> dict[str, Any] | None:
+    """The input schema of the forced JSON tool, or None when JSON mode goes by instruction."""
+    rf = req.response_format
+    if rf is None or rf.type == "text" or req.tools:
+        return None
+    if rf.type == "json_schema" and rf.json_schema is not None and rf.json_schema.schema is not None:
+        schema = rf.json_schema.schema
+        return schema if schema.get("type") == "object" else None
+    return {"type": "object"}
+
+
+def json_instruction(req: ChatRequest) -> str | None:
+    rf = req.response_format
+    if rf is None or rf.type == "text" or json_tool_schema(req) is not None:
+        return None
+    text = ("Respond with a single valid JSON object and nothing else: no prose, no Markdown code fence.")
+    if rf.type == "json_schema" and rf.json_schema is not None and rf.json_schema.schema is not None:
+        text += " The object must conform to this JSON Schema:\n" + _json_encode(rf.json_schema.schema).decode()
+    return text
+
+
+def _content_blocks(m: Message, i: int, dep: Deployment) -> list[dict[str, Any]]:
+    c = m.content
+    if c is None:
+        return []
+    if isinstance(c, str):
+        return [{"type": "text", "text": c}] if c else []
+    out: list[dict[str, Any]] = []
+    for j, part in enumerate(c):
+        if isinstance(part, TextPart):
+            if part.text:
+                out.append({"type": "text", "text": part.text})
+        elif isinstance(part, ImagePart):
+            url = part.image_url.url
+            if url.startswith("data:"):
+                mime, data = split_data_url(url, dep, f"messages[{i}].content[{j}].image_url.url")
+                out.append({"type": "image", "source": {"type": "base64", "media_type": mime, "data": data}})
+            else:
+                out.append({"type": "image", "source": {"type": "url", "url": url}})
+    return out
+
+
+def _tool_input(args: str, dep: Deployment, param: str) -> Any:
+    if not args.strip():
+        return {}
+    try:
+        return _json_decode(args)
+    except msgspec.DecodeError:
+        raise BadRequest(f"{param}: tool call arguments are not valid JSON", param=param,
+                         deployment=dep.id) from None
+
+
+def _messages(req: ChatRequest, dep: Deployment) -> tuple[list[str], list[dict[str, Any]]]:
+    system: list[str] = []
+    turns: list[dict[str, Any]] = []
+
+    def add(role: str, blocks: list[dict[str, Any]]) -> None:
+        if not blocks:
+            return
+        if turns and turns[-1]["role"] == role:  # Anthropic wants strictly alternating turns
+            turns[-1]["content"].extend(blocks)
+        else:
+            turns.append({"role": role, "content": blocks})
+
+    for i, m in enumerate(req.messages):
+        if m.role in ("system", "developer"):
+            t = m.text()
+            if t:
+                system.append(t)
+        elif m.role == "user":
+            add("user", _content_blocks(m, i, dep))
+        elif m.role == "assistant":
+            blocks = _content_blocks(m, i, dep)
+            for j, tc in enumerate(m.tool_calls or ()):
+                blocks.append({"type": "tool_use", "id": tc.id, "name": tc.function.name,
+                               "input": _tool_input(tc.function.arguments, dep,
+                                                    f"messages[{i}].tool_calls[{j}].function.arguments")})
+            add("assistant", blocks)
+        elif m.role == "tool":
+            if not m.tool_call_id:
+                raise BadRequest(f"messages[{i}].tool_call_id is required for a tool message",
+                                 param=f"messages[{i}].tool_call_id", deployment=dep.id)
+            add("user", [{"type": "tool_result", "tool_use_id": m.tool_call_id, "content": m.text()}])
+    # Anthropic rejects a final assistant (prefill) turn that ends in whitespace
+    if turns and turns[-1]["role"] == "assistant":
+        last = turns[-1]["content"][-1]
+        if last.get("type") == "text":
+            last["text"] = last["text"].rstrip()
+            if not last["text"]:
+                turns[-1]["content"].pop()
+                if not turns[-1]["content"]:
+                    turns.pop()
+    return system, turns
+
+
+def _tool_choice(req: ChatRequest) -> dict[str, Any] | None:
+    tc = req.tool_choice
+    out: dict[str, Any] | None
+    if tc is None:
+        out = None
+    elif isinstance(tc, str):
+        out = {"type": {"auto": "auto", "none": "none", "required": "any"}.get(tc, "auto")}
+    else:
+        name = (tc.get("function") or {}).get("name") if isinstance(tc.get("function"), dict) else tc.get("name")
+        out = {"type": "tool", "name": name} if name else {"type": "auto"}
+    if req.parallel_tool_calls is False and req.tools:
+        out = out or {"type": "auto"}
+        if out["type"] != "none":
+            out["disable_parallel_tool_use"] = True
+    return out
+
+
+def build_request(req: ChatRequest, dep: Deployment, stream: bool) -> dict[str, Any]:
+    system, turns = _messages(req, dep)
+    instr = json_instruction(req)
+    if instr:
+        system.append(instr)
+    body: dict[str, Any] = {
+        "model": dep.upstream_model,
+        "max_tokens": req.output_limit() or DEFAULT_MAX_TOKENS,
+        "messages": turns,
+    }
+    if system:
+        body["system"] = "\n\n".join(system)
+    if stream:
+        body["stream"] = True
+    stops = req.stop_list()
+    if stops:
+        body["stop_sequences"] = stops
+    if req.temperature is not None:
+        body["temperature"] = min(req.temperature, 1.0)
+    if req.top_p is not None:
+        body["top_p"] = req.top_p
+    if req.tools:
+        body["tools"] = [{"name": t.function.name,
+                          **({"description": t.function.description} if t.function.description else {}),
+                          "input_schema": t.function.parameters or {"type": "object", "properties": {}}}
+                         for t in req.tools]
+        tc = _tool_choice(req)
+        if tc is not None:
+            body["tool_choice"] = tc
+    schema = json_tool_schema(req)
+    if schema is not None:
+        body["tools"] = [{"name": JSON_TOOL, "description": "Give the answer as this JSON object.",
+                          "input_schema": schema}]
+        body["tool_choice"] = {"type": "tool", "name": JSON_TOOL}
+    if req.user:
+        body["metadata"] = {"user_id": req.user}
+    return body
+
+
+def unfence(text: str) -> str:
+    """``\u0060\u0060\u0060json\\n{...}\\n\u0060\u0060\u0060`` -> ``{...}``; anything else unchanged."""
+    s = text.strip()
+    if s.startswith("```") and s.endswith("```") and s.count("```") == 2:
+        inner = s[3:-3]
+        nl = inner.find("\n")
+        if nl >= 0 and not inner[:nl].strip().startswith(("{", "[")):
+            inner = inner[nl + 1 :]
+        return inner.strip()
+    return text
+
+
+def usage_of(u: dict[str, Any] | None) -> Usage:
+    if not u:
+        return Usage()
+    p = (u.get("input_tokens") or 0) + (u.get("cache_creation_input_tokens") or 0) + (
+        u.get("cache_read_input_tokens") or 0)
+    c = u.get("output_tokens") or 0
+    return Usage(prompt_tokens=p, completion_tokens=c, total_tokens=p + c)
+
+
+def parse_message(doc: dict[str, Any], req: ChatRequest, dep: Deployment, index: int = 0) -> ChatResponse:
+    texts: list[str] = []
+    calls: list[ToolCall] = []
+    json_mode = json_tool_schema(req) is not None
+    json_text: str | None = None
+    for block in doc.get("content") or ():
+        if not isinstance(block, dict):
+            continue
+        kind = block.get("type")
+        if kind == "text":
+            texts.append(block.get("text") or "")
+        elif kind == "tool_use" and block.get("name") == JSON_TOOL and json_mode:
+            json_text = _json_encode(block.get("input") or {}).decode()
+        elif kind == "tool_use":
+            calls.append(ToolCall(id=block.get("id") or "", function=FunctionCall(
+                name=block.get("name") or "", arguments=_json_encode(block.get("input") or {}).decode())))
+    if json_text is not None:  # the forced JSON tool's input is the whole answer
+        texts = [json_text]
+    text = "".join(texts) if texts else None
+    if text is not None and req.wants_json():
+        text = unfence(text)
+    raw = doc.get("stop_reason")
+    finish: FinishReason = STOP_REASONS.get(raw, "stop") if raw else ("tool_calls" if calls else "stop")
+    if finish == "tool_calls" and not calls:  # the forced JSON tool: to the caller, a plain answer
+        finish = "stop"
+    return ChatResponse(
+        id=doc.get("id") or "",
+        created=int(time.time()),
+        model=doc.get("model") or dep.upstream_model,
+        choices=[Choice(index=index, message=ResponseMessage(content=text, tool_calls=calls or None),
+                        finish_reason=finish)],
+        usage=usage_of(doc.get("usage")),
+    )

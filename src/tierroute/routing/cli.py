@@ -1,0 +1,271 @@
+"""``tierroute route`` (dry run: which model and why; nothing is sent) and ``tierroute router
+train`` / ``eval`` (the router trained on your own labelled data)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+import msgspec
+
+from tierroute.errors import TierrouteError
+from tierroute.types import ChatRequest, Plan, RouteHints
+
+# ---------------------------------------------------------------------------- route (dry run)
+
+
+def _settings(config: str | None) -> Any:
+    from tierroute.config.loader import ConfigError, load_settings
+
+    try:
+        return load_settings(config)
+    except ConfigError as e:
+        raise click.ClickException(f"configuration error\n{e}") from None
+
+
+def _requests_from_file(path: str, model: str) -> list[tuple[str, ChatRequest, dict | None]]:
+    out = []
+    opener: Any = open
+    if path.endswith(".gz"):
+        import gzip
+        opener = gzip.open
+    with opener(path, "rt", encoding="utf-8") as f:
+        for lineno, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError as e:
+                raise click.ClickException(f"{path}:{lineno}: not JSON ({e.msg})") from None
+            if isinstance(row, dict) and "prompt" in row and "messages" not in row:
+                row = {"messages": [{"role": "user", "content": str(row["prompt"])}], **row}
+            if not isinstance(row, dict):
+                raise click.ClickException(f"{path}:{lineno}: expected an object with `messages` or `prompt`")
+            body = {k: v for k, v in row.items() if k not in ("id", "source", "models", "prompt")}
+            body.setdefault("model", model)
+            try:
+                req = msgspec.convert(body, ChatRequest, strict=False)
+            except msgspec.ValidationError as e:
+                raise click.ClickException(f"{path}:{lineno}: {e}") from None
+            out.append((str(row.get("id", lineno)), req, row.get("metadata")))
+    return out
+
+
+def _plan_dict(label: str, req: ChatRequest, plan: Plan | None, error: str | None, tokens: int) -> dict:
+    d: dict[str, Any] = {"id": label, "model": req.model, "prompt_tokens_est": tokens}
+    if error is not None:
+        d["error"] = error
+        return d
+    assert plan is not None
+    d.update(msgspec.to_builtins(plan))
+    for a in d["attempts"]:  # a dry run shows where, never with which key
+        dep = a.pop("deployment")
+        a["deployment"] = dep["id"]
+        a["model"] = dep["model"]
+        a["provider"] = dep["provider"]
+    return d
+
+
+def _print_table(d: dict) -> None:
+    click.echo(f"\n== {d['id']}  model={d['model']}  prompt ~{d['prompt_tokens_est']} tokens")
+    if "error" in d:
+        click.echo(f"   error: {d['error']}")
+        return
+    c = d.get("classification")
+    if c:
+        click.echo(f"   task: {c['task']} (confidence {c['task_confidence']:.2f}, {c['source']})   "
+                   f"complexity: {c['complexity']:.2f}")
+        if c["reasons"]:
+            click.echo("   why: " + "; ".join(c["reasons"][:8]))
+    click.echo(f"   route: {d['route']}" + ("   (cascade)" if d.get("cascade") else ""))
+    costs = {x["model"]: x.get("est_cost_usd") for x in d["candidates"] if x["kept"]}
+    click.echo(f"   {'#':>2}  {'step':>4}  {'deployment':34} {'est. cost':>10}  reason")
+    for i, a in enumerate(d["attempts"]):
+        cost = costs.get(a["model"])
+        cs = f"${cost:.5f}" if cost is not None else "-"
+        click.echo(f"   {i:>2}  {a.get('step', 0):>4}  {a['deployment']:34} {cs:>10}  {a['reason']}")
+    dropped = [x for x in d["candidates"] if not x["kept"]]
+    for x in dropped:
+        click.echo(f"   dropped {x['model']}: {x['reason']}")
+
+
+@click.command("route")
+@click.argument("prompt", required=False)
+@click.option("--file", "file", type=click.Path(exists=True, dir_okay=False),
+              help="JSONL of requests (chat bodies with `messages`, or {\"prompt\": ...}); .gz works")
+@click.option("--model", default="auto", show_default=True, help="model, alias, tier or auto")
+@click.option("--task", default=None, help="hint: documentation|coding|architecture|reasoning|vision|chat")
+@click.option("--complexity", default=None, help="hint: 0..1 or low|medium|high")
+@click.option("--willingness-to-pay", "wtp", default=None, help="hint: share of strong-model calls, 0..1")
+@click.option("--image", "image", default=None, help="attach an image URL to the prompt")
+@click.option("--fast", is_flag=True, help="only the fast classifier (no embedding, no trained router)")
+@click.option("--json", "as_json", is_flag=True, help="print JSON (one object per request, one per line)")
+@click.option("--config", default=None, type=click.Path(), help="config/tierroute.yaml to use")
+def route_cmd(prompt: str | None, file: str | None, model: str, task: str | None, complexity: str | None,
+              wtp: str | None, image: str | None, fast: bool, as_json: bool, config: str | None) -> None:
+    """Dry run: classify a prompt (or a JSONL file of requests), show the rule that matched and the
+    plan with reasons and estimated cost. No request is sent."""
+    from tierroute.routing.config import RoutingConfig
+    from tierroute.routing.hints import parse_hints
+    from tierroute.routing.router import Router
+    from tierroute.routing.rules import load_rules
+    from tierroute.routing.tokens import estimate_prompt_tokens
+
+    if (prompt is None) == (file is None):
+        raise click.UsageError("give a PROMPT or --file FILE (one of them)")
+    settings = _settings(config)
+    from tierroute.config.loader import ConfigError
+
+    try:
+        router = Router(settings, load_rules(settings.routing_rules_path, settings.catalog),
+                        settings.section("routing", RoutingConfig))
+    except ConfigError as e:
+        raise click.ClickException(f"configuration error\n{e}") from None
+    headers = {k: v for k, v in (("X-Tierroute-Task", task), ("X-Tierroute-Complexity", complexity),
+                                 ("X-Tierroute-Willingness-To-Pay", wtp)) if v is not None}
+    if file is not None:
+        items = _requests_from_file(file, model)
+    else:
+        content: Any = prompt
+        if image:
+            content = [{"type": "text", "text": prompt}, {"type": "image_url", "image_url": {"url": image}}]
+        req = msgspec.convert({"model": model, "messages": [{"role": "user", "content": content}]}, ChatRequest)
+        items = [("prompt", req, None)]
+
+    async def run() -> list[dict]:
+        out = []
+        for label, req, md in items:
+            tokens = estimate_prompt_tokens(req)
+            try:
+                hints: RouteHints = parse_hints(headers, md)
+                plan = router.plan(req, hints) if fast else await router.plan_async(req, hints)
+                out.append(_plan_dict(label, req, plan, None, tokens))
+            except TierrouteError as e:
+                out.append(_plan_dict(label, req, None, f"{e.status} {e.message}", tokens))
+        return out
+
+    results = asyncio.run(run())
+    for d in results:
+        if as_json:
+            click.echo(json.dumps(d))
+        else:
+            _print_table(d)
+
+
+# ---------------------------------------------------------------------------- router train / eval
+
+
+def _embed(texts: list[str], quiet: bool) -> Any:
+    from tierroute.embedding import default_embedder
+    from tierroute.routing.train import embed_texts
+
+    def progress(done: int, total: int) -> None:
+        if not quiet and (done == total or done % 1024 < 64):
+            click.echo(f"  embedded {done}/{total}", err=True)
+
+    emb = default_embedder()
+    return emb, embed_texts(emb, texts, progress=progress)
+
+
+def _load(paths: tuple[str, ...]) -> Any:
+    from tierroute.routing.dataset import load_data
+
+    try:
+        return load_data(list(paths))
+    except ValueError as e:
+        raise click.ClickException(str(e)) from None
+
+
+def _metrics_line(name: str, m: dict) -> str:
+    return (f"{name:10} APGR {m['apgr']:.3f}  CPT50 {m['cpt50']:.3f}  CPT80 {m['cpt80']:.3f}  "
+            f"strong@95 {m['strong_share_at_95']:.3f}  cost@95 {m['cost_fraction_at_95']:.3f}")
+
+
+@click.group("router")
+def router_group() -> None:
+    """Train and evaluate the router used for `model: auto` (routing.router in tierroute.yaml)."""
+
+
+@router_group.command("train")
+@click.option("--data", "data", multiple=True, required=True, type=click.Path(exists=True, dir_okay=False),
+              help="labelled JSONL (.jsonl or .jsonl.gz), repeatable")
+@click.option("--out", "out", required=True, type=click.Path(dir_okay=False), help="router file to write")
+@click.option("--holdout", default=0.0, type=click.FloatRange(0, 0.9),
+              help="share of rows (per source) kept out of training and reported as held-out metrics")
+@click.option("--folds", default=5, show_default=True, type=click.IntRange(2, 20))
+@click.option("--seed", default=0, show_default=True, type=int)
+@click.option("--quiet", is_flag=True)
+def train_cmd(data: tuple[str, ...], out: str, holdout: float, folds: int, seed: int, quiet: bool) -> None:
+    """Learn a router from labelled data (any number of models, each with score and cost per prompt)."""
+    import numpy as np
+
+    from tierroute.routing.train import eval_router, train_router
+
+    ds = _load(data)
+    emb, vecs = _embed(ds.texts, quiet)
+    rng = np.random.default_rng(seed)
+    test = np.zeros(len(ds), dtype=bool)
+    if holdout > 0:
+        srcs = np.array(ds.sources)
+        for s in sorted(set(ds.sources)):
+            idx = np.flatnonzero(srcs == s)
+            test[rng.permutation(idx)[: int(round(len(idx) * holdout))]] = True
+    tr = np.flatnonzero(~test)
+    train_ds = ds.subset(tr)
+    router = train_router(train_ds, vecs[tr], embedder_name=emb.name, folds=folds, seed=seed)
+    Path(out).parent.mkdir(parents=True, exist_ok=True)
+    router.save(out)
+    click.echo(f"wrote {out}: {len(tr)} training rows, strong={router.strong} weak={router.weak}")
+    for e in router.experts:
+        i = e.info
+        click.echo(f"  expert {e.name}: {i['rows']} rows, C={i['C']} alpha={i['alpha']} blend={i['blend']} "
+                   f"(cross-validated APGR {i['cv_apgr']:.3f})")
+    srcs = np.array(ds.sources)
+    for s in sorted(set(ds.sources)):
+        for name, mask in (("train", ~test), ("held-out", test)):
+            idx = np.flatnonzero(mask & (srcs == s))
+            if len(idx) < 10:
+                continue
+            try:
+                m = eval_router(router, ds.subset(idx), vecs[idx])
+            except ValueError:
+                continue
+            click.echo(_metrics_line(f"{s} {name}", m) + f"   (random APGR {m['random']['apgr']:.3f}, "
+                       f"strong@95 {m['random']['strong_share_at_95']:.3f}; n={len(idx)})")
+
+
+@router_group.command("eval")
+@click.option("--router", "router_path", required=True, type=click.Path(exists=True, dir_okay=False))
+@click.option("--data", "data", multiple=True, required=True, type=click.Path(exists=True, dir_okay=False))
+@click.option("--json", "as_json", is_flag=True, help="print one JSON object")
+def eval_cmd(router_path: str, data: tuple[str, ...], as_json: bool) -> None:
+    """Score a trained router on labelled data: APGR, CPT(50%), CPT(80%), the strong-call share and
+    cost fraction at 95% of the strongest model's quality, and the same for random routing."""
+    from tierroute.routing.learned import TrainedRouter
+    from tierroute.routing.train import eval_router
+
+    try:
+        router = TrainedRouter.load(router_path)
+    except (OSError, ValueError, KeyError) as e:
+        raise click.ClickException(f"{router_path}: not a tierroute router ({e})") from None
+    ds = _load(data)
+    _, vecs = _embed(ds.texts, quiet=True)
+    try:
+        m = eval_router(router, ds, vecs)
+    except ValueError as e:
+        raise click.ClickException(str(e)) from None
+    if as_json:
+        click.echo(json.dumps(m))
+    else:
+        click.echo(_metrics_line("router", m))
+        click.echo(_metrics_line("random", m["random"]))  # type: ignore[arg-type]
+
+
+routing_cli: dict[str, click.Command] = {"route": route_cmd, "router": router_group}
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(router_group())

@@ -1,0 +1,134 @@
+"""The router trained on the user's own data (``tierroute router train``).
+
+Inputs per prompt: the shared sentence embedding plus cheap hand features (``features.py``),
+standardised. Workloads differ in what makes a prompt hard (a maths word problem by its number of
+steps, a knowledge question by its subject), so the router is a small mixture of experts: a gate
+(multinomial logistic regression) recognises which kind of prompt it is, and each kind has an
+expert with two well-regularised linear heads: one logistic regression per model predicting "this
+model answers well" (score >= 0.5), and a ridge regression predicting the log cost of the strong
+model's answer (a long answer means many steps, i.e. a hard prompt). An expert's need score blends
+the predicted quality gain of the strong over the weak model with that difficulty proxy; every
+strength and the blend are cross-validated. Experts' scores are made comparable by mapping each
+onto its own training distribution (a quantile), then weighted by the gate.
+
+The file is a plain ``.npz`` of arrays plus a JSON header (no pickle: loading never runs code).
+A need quantile of q means "harder than q of the training prompts", so a willingness-to-pay share
+w sends about the top w of prompts to strong models.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from tierroute.routing.features import prompt_features
+
+FORMAT = "tierroute-router/2"
+
+
+def _sigmoid(z: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-np.clip(z, -30, 30)))
+
+
+class Expert:
+    ARRAYS = ("quality_w", "quality_b", "cost_w", "train_needs")
+
+    def __init__(self, *, name: str, quality_w: np.ndarray, quality_b: np.ndarray, cost_w: np.ndarray,
+                 cost_b: float, gain_norm: tuple[float, float], cost_norm: tuple[float, float], blend: float,
+                 train_needs: np.ndarray, info: dict) -> None:
+        self.name = name
+        self.quality_w = quality_w.astype(np.float32)
+        self.quality_b = quality_b.astype(np.float32)
+        self.cost_w = cost_w.astype(np.float32)
+        self.cost_b, self.blend = float(cost_b), float(blend)
+        self.gain_norm, self.cost_norm = tuple(gain_norm), tuple(cost_norm)
+        self.train_needs = np.sort(train_needs.astype(np.float64))
+        self.info = info
+
+    def need(self, z: np.ndarray, si: int, wi: int) -> np.ndarray:
+        q = _sigmoid(z @ self.quality_w.T + self.quality_b)
+        gain = (q[:, si] - q[:, wi] - self.gain_norm[0]) / self.gain_norm[1]
+        cost = (z @ self.cost_w + self.cost_b - self.cost_norm[0]) / self.cost_norm[1]
+        return (1 - self.blend) * gain + self.blend * cost
+
+    def quantile(self, need: np.ndarray) -> np.ndarray:
+        if len(self.train_needs) == 0:
+            return np.full(len(need), 0.5)
+        return np.searchsorted(self.train_needs, need) / len(self.train_needs)
+
+    def header(self) -> dict:
+        return {"name": self.name, "cost_b": self.cost_b, "blend": self.blend, "gain_norm": list(self.gain_norm),
+                "cost_norm": list(self.cost_norm), "info": self.info}
+
+
+class TrainedRouter:
+    def __init__(self, *, models: list[str], strong: str, weak: str, mean: np.ndarray, scale: np.ndarray,
+                 gate_w: np.ndarray, gate_b: np.ndarray, experts: list[Expert], mean_cost: np.ndarray,
+                 embedder_name: str, info: dict) -> None:
+        self.models, self.strong, self.weak = models, strong, weak
+        self.mean, self.scale = mean.astype(np.float32), scale.astype(np.float32)
+        self.gate_w, self.gate_b = gate_w.astype(np.float32), gate_b.astype(np.float32)
+        self.experts = experts
+        self.mean_cost = mean_cost
+        self.embedder_name = embedder_name
+        self.info = info
+        self._si, self._wi = models.index(strong), models.index(weak)
+
+    # ------------------------------------------------------------------ inference
+
+    def inputs(self, vecs: np.ndarray, texts: list[str]) -> np.ndarray:
+        hand = np.array([prompt_features(t) for t in texts], dtype=np.float32)
+        x = np.hstack([np.atleast_2d(vecs).astype(np.float32), hand])
+        return (x - self.mean) / self.scale
+
+    def gate(self, z: np.ndarray) -> np.ndarray:
+        if len(self.experts) == 1:
+            return np.ones((len(z), 1))
+        logits = z @ self.gate_w.T + self.gate_b
+        e = np.exp(logits - logits.max(axis=1, keepdims=True))
+        return e / e.sum(axis=1, keepdims=True)
+
+    def need_from_inputs(self, z: np.ndarray) -> np.ndarray:
+        """A need quantile in [0, 1] per row: higher = more needs the strong model."""
+        g = self.gate(z)
+        out = np.zeros(len(z))
+        for j, ex in enumerate(self.experts):
+            out += g[:, j] * ex.quantile(ex.need(z, self._si, self._wi))
+        return out
+
+    def need(self, vecs: np.ndarray, texts: list[str]) -> np.ndarray:
+        return self.need_from_inputs(self.inputs(vecs, texts))
+
+    def need_quantile(self, vec: np.ndarray, text: str = "") -> float:
+        return float(self.need(np.atleast_2d(vec), [text])[0])
+
+    # ------------------------------------------------------------------ file
+
+    def save(self, path: str | Path) -> None:
+        header = {"format": FORMAT, "models": self.models, "strong": self.strong, "weak": self.weak,
+                  "embedder": self.embedder_name, "info": self.info, "experts": [e.header() for e in self.experts]}
+        arrays = {"mean": self.mean, "scale": self.scale, "gate_w": self.gate_w, "gate_b": self.gate_b,
+                  "mean_cost": self.mean_cost}
+        for i, e in enumerate(self.experts):
+            for a in Expert.ARRAYS:
+                arrays[f"e{i}_{a}"] = getattr(e, a)
+        with open(path, "wb") as f:
+            np.savez_compressed(f, header=np.frombuffer(json.dumps(header).encode(), dtype=np.uint8), **arrays)
+
+    @classmethod
+    def load(cls, path: str | Path) -> TrainedRouter:
+        with np.load(path, allow_pickle=False) as z:
+            if "header" not in z:
+                raise ValueError("not a tierroute router file (no header)")
+            header = json.loads(bytes(z["header"]).decode())
+            if header.get("format") != FORMAT:
+                raise ValueError(f"not a tierroute router file (format {header.get('format')!r}, want {FORMAT})")
+            experts = [Expert(name=h["name"], quality_w=z[f"e{i}_quality_w"], quality_b=z[f"e{i}_quality_b"],
+                              cost_w=z[f"e{i}_cost_w"], cost_b=h["cost_b"], gain_norm=h["gain_norm"],
+                              cost_norm=h["cost_norm"], blend=h["blend"], train_needs=z[f"e{i}_train_needs"],
+                              info=h["info"]) for i, h in enumerate(header["experts"])]
+            return cls(models=header["models"], strong=header["strong"], weak=header["weak"], mean=z["mean"],
+                       scale=z["scale"], gate_w=z["gate_w"], gate_b=z["gate_b"], experts=experts,
+                       mean_cost=z["mean_cost"], embedder_name=header["embedder"], info=header["info"])

@@ -1,0 +1,269 @@
+"""The Router: turn a request and the caller's hints into a Plan (ordered attempts, each with why).
+
+``plan`` is synchronous and cheap: named models and tiers use precomputed chains, and ``auto`` uses
+the fast classifier. ``plan_async`` may also run the learned classifier and the trained router for
+``auto`` (one embedding, on a worker thread).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+from tierroute.catalog import TIERS, ModelInfo
+from tierroute.config.loader import ConfigError, Settings, fallback_chain
+from tierroute.embedding import Embedder, default_embedder
+from tierroute.errors import ModelNotFound, NoCandidate, QuotaExhausted
+from tierroute.routing.classify import LearnedClassifier, classify_fast, merge, prompt_text
+from tierroute.routing.config import RoutingConfig
+from tierroute.routing.learned import TrainedRouter
+from tierroute.routing.rules import RoutingRules, Rule
+from tierroute.routing.select import (
+    DeploymentGate,
+    Needs,
+    Selection,
+    demote_failing,
+    dropped_summary,
+    quantile_to_complexity,
+    rank_by_price,
+)
+from tierroute.routing.tokens import estimate_prompt_tokens
+from tierroute.types import Attempt, Candidate, ChatRequest, Classification, Plan, RouteHints
+
+# Complexity at and above which the shipped rules treat work as hard; the trained router's
+# willingness-to-pay share is mapped onto it.
+COMPLEX_FROM = 0.6
+
+
+class Router:
+    def __init__(self, settings: Settings, rules: RoutingRules, cfg: RoutingConfig, *, health: Any = None,
+                 limits: Any = None, embedder: Embedder | None = None,
+                 trained: TrainedRouter | None = None) -> None:
+        self.settings = settings
+        self.catalog = settings.catalog
+        self.rules = rules
+        self.cfg = cfg
+        self.gate = DeploymentGate(health, limits)
+        rules.validate(self.catalog)
+        self._embedder = embedder
+        self._learned: LearnedClassifier | None = None
+        self.trained = trained
+        if trained is None and cfg.router:
+            path = Path(cfg.router)
+            if not path.is_absolute():
+                path = settings.path.parent / path
+            try:
+                self.trained = TrainedRouter.load(path)
+            except (OSError, ValueError, KeyError) as e:
+                raise ConfigError(settings.path, "routing.router", f"cannot load trained router {path}: {e}",
+                                  "train one with `tierroute router train --data FILE --out PATH` "
+                                  "or remove routing.router") from None
+        self._chains: dict[str, list[ModelInfo]] = {}
+        for m in self.catalog.enabled():
+            self._chains[m.name] = [self.catalog.models[n] for n in fallback_chain(settings, m.name)
+                                    if n in self.catalog.models]
+        tiers = settings.gateway.fallbacks.tiers
+        self._tiers: dict[str, list[ModelInfo]] = {}
+        for t in TIERS:
+            names = [self.catalog.resolve(n) for n in tiers.get(t, [])]
+            chain = [self.catalog.models[n] for n in names if n]
+            listed = {m.name for m in chain}
+            chain += [m for m in self.catalog.tier(t) if m.name not in listed]
+            self._tiers[t] = chain
+        # The fast path for a plain request to a named model: attempts built once.
+        self._min_window = min((m.context_window for m in self.catalog.enabled()), default=0)
+        self._fast: dict[str, list[Attempt]] = {}
+        self._fast_cands: dict[str, list[Candidate]] = {}
+
+    # ------------------------------------------------------------------ public
+
+    def plan(self, req: ChatRequest, hints: RouteHints) -> Plan:
+        model = req.model
+        if model == "auto":
+            tokens = estimate_prompt_tokens(req)
+            c = classify_fast(req, hints, tokens=tokens)
+            return self._plan_auto(req, hints, c, tokens)
+        if model in TIERS:
+            return self._plan_tier(req, model)
+        name = self.catalog.resolve(model)
+        if name is None:
+            raise ModelNotFound(f"The model '{model}' does not exist: use a model or alias from GET /v1/models, "
+                                f"a tier ({', '.join(TIERS)}) or 'auto'.", param="model")
+        return self._plan_model(req, name)
+
+    async def plan_async(self, req: ChatRequest, hints: RouteHints) -> Plan:
+        if req.model != "auto":
+            return self.plan(req, hints)
+        tokens = estimate_prompt_tokens(req)
+        c = classify_fast(req, hints, tokens=tokens)
+        want_learned = (self.cfg.classifier.learned and c.source != "hint" and c.task != "vision"
+                        and c.task_confidence < self.cfg.classifier.min_confidence)
+        want_trained = self.trained is not None and (hints.complexity is None)
+        if want_learned or want_trained:
+            vec = await asyncio.to_thread(self._embed_and_warm, prompt_text(req), want_learned)
+            if want_learned and self._learned is not None:
+                p = self._learned.probs(vec)
+                best = max(p, key=p.__getitem__)
+                c = merge(c, best, p[best])
+            if want_trained and self.trained is not None:
+                self._apply_trained(c, vec, hints)
+        return self._plan_auto(req, hints, c, tokens, trained_done=True)
+
+    # ------------------------------------------------------------------ embeddings
+
+    def embedder(self) -> Embedder:
+        if self._embedder is None:
+            self._embedder = default_embedder()
+        return self._embedder
+
+    def _embed_and_warm(self, text: str, learned: bool) -> Any:
+        if learned and self._learned is None:
+            self._learned = LearnedClassifier(self.embedder())
+            self._learned._fit()
+        return self.embedder().embed([text])[0]
+
+    def _apply_trained(self, c: Classification, vec: Any, hints: RouteHints) -> None:
+        assert self.trained is not None
+        q = self.trained.need_quantile(vec)
+        share = hints.willingness_to_pay if hints.willingness_to_pay is not None else self.cfg.willingness_to_pay
+        c.complexity = round(quantile_to_complexity(q, share, COMPLEX_FROM), 3)
+        c.complexity_confidence = 0.8
+        c.reasons.append(f"trained router: need quantile {q:.2f}, willingness to pay {share:.2f}")
+
+    # ------------------------------------------------------------------ named model, tier
+
+    def _selection(self, req: ChatRequest, tokens: int, task: str | None = None) -> Selection:
+        return Selection(self.catalog, Needs(req, tokens, task), self.gate, self.cfg.max_cost_per_request_usd,
+                         self.cfg.expected_output_tokens)
+
+    def _plan_model(self, req: ChatRequest, name: str) -> Plan:
+        route = f"model:{name}"
+        plain = (not self.gate.active and not req.tools and req.response_format is None
+                 and req.output_limit() is None and self.cfg.max_cost_per_request_usd is None)
+        if plain:
+            # Cheap upper bound first (4 chars/token never undercounts by more than the margin).
+            chars = 0
+            for m in req.messages:
+                c = m.content
+                if isinstance(c, str):
+                    chars += len(c)
+                else:
+                    plain = False
+                    break
+            if plain and (chars // 3 + 200) * 1.1 < self._min_window:
+                attempts = self._fast.get(name)
+                if attempts is None:
+                    attempts = self._build_fast(name)
+                return Plan(requested_model=req.model, route=route, attempts=list(attempts),
+                            candidates=list(self._fast_cands[name]))
+        tokens = estimate_prompt_tokens(req)
+        sel = self._selection(req, tokens)
+        m = self.catalog.models[name]
+        if sel.consider(m, "requested"):
+            sel.add(m, "requested model")
+        for fb in self._chains.get(name, []):
+            if sel.consider(fb, f"fallback for {name}"):
+                sel.add(fb, f"fallback for {name}")
+        if not sel.fits(m):
+            # Context-window (or capability) fallback: models that can take what the named one cannot.
+            for other in sel.larger_context(m.tier):
+                why = ("context-window fallback" if sel.needs.context_needed() > m.context_window
+                       else f"capability fallback for {name}")
+                if sel.consider(other, why):
+                    sel.add(other, why)
+                if len(sel.attempts) >= 4:
+                    break
+        return self._finish(req, route, sel, None)
+
+    def _build_fast(self, name: str) -> list[Attempt]:
+        attempts: list[Attempt] = []
+        cands: list[Candidate] = []
+        m = self.catalog.models[name]
+        for mi, why in [(m, "requested model")] + [(fb, f"fallback for {name}") for fb in self._chains.get(name, [])]:
+            if any(c.model == mi.name for c in cands):
+                continue
+            cands.append(Candidate(model=mi.name, kept=True, reason=why))
+            attempts += [Attempt(deployment=d, reason=why) for d in mi.deployments]
+        self._fast[name] = attempts
+        self._fast_cands[name] = cands
+        return attempts
+
+    def _plan_tier(self, req: ChatRequest, tier: str) -> Plan:
+        tokens = estimate_prompt_tokens(req)
+        sel = self._selection(req, tokens)
+        for m in self._tiers[tier]:
+            why = f"tier {tier}"
+            if sel.consider(m, why):
+                sel.add(m, why)
+        if not sel.attempts:
+            for other in sel.larger_context(tier):
+                if sel.consider(other, f"no {tier} model fits: context-window/capability fallback"):
+                    sel.add(other, f"no {tier} model fits")
+                if len(sel.attempts) >= 4:
+                    break
+        return self._finish(req, f"tier:{tier}", sel, None)
+
+    # ------------------------------------------------------------------ auto
+
+    def _plan_auto(self, req: ChatRequest, hints: RouteHints, c: Classification, tokens: int,
+                   trained_done: bool = False) -> Plan:
+        if (hints.willingness_to_pay is not None and not (trained_done and self.trained is not None)
+                and hints.complexity is None):
+            # Without a trained router the knob nudges the complexity score around its default.
+            c.complexity = round(min(1.0, max(0.0, c.complexity + hints.willingness_to_pay
+                                              - self.cfg.willingness_to_pay)), 3)
+            c.reasons.append(f"willingness to pay {hints.willingness_to_pay:.2f}")
+        sel = self._selection(req, tokens, c.task)
+        rule = self.rules.match(c, req, tokens)
+        if rule is None:
+            route = f"default:{self.rules.default_tier}"
+            rule = Rule(name="default", tier=self.rules.default_tier)
+        else:
+            route = f"rule:{rule.name}"
+        kept = self._rule_models(rule, sel)
+        cascade = rule.cascade and len(kept) > 1
+        for i, m in enumerate(kept):
+            why = f"rule {rule.name}" + (f", cascade step {i}" if cascade else "")
+            sel.add(m, why, step=i if cascade else 0)
+        last = len(kept) - 1 if cascade else 0
+        for m in list(kept):
+            for fb in self._chains.get(m.name, []):
+                if sel.consider(fb, f"fallback for {m.name}"):
+                    sel.add(fb, f"fallback for {m.name}", step=max(last, 0))
+        if not sel.attempts:
+            for other in sel.larger_context(None):
+                if sel.consider(other, "no rule candidate fits: widened to any model that does"):
+                    sel.add(other, "widened: no rule candidate fits")
+                if len(sel.attempts) >= 4:
+                    break
+        plan = self._finish(req, route, sel, c)
+        plan.cascade = cascade and len({a.step for a in plan.attempts}) > 1
+        return plan
+
+    def _rule_models(self, rule: Rule, sel: Selection) -> list[ModelInfo]:
+        models: list[ModelInfo] = []
+        names = [self.catalog.resolve(n) for n in rule.models]
+        models = [self.catalog.models[n] for n in names if n]
+        if rule.tier is not None:
+            listed = {m.name for m in models}
+            models += [m for m in self.catalog.tier(rule.tier) if m.name not in listed]
+        kept = [m for m in models if sel.consider(m, f"rule {rule.name}")]
+        if rule.ordering() == "price":
+            costs = {m.name: sel.cost(m) for m in kept}
+            return rank_by_price(kept, costs, self.gate, sel.needs.task)
+        return demote_failing(kept, self.gate)
+
+    # ------------------------------------------------------------------ common
+
+    def _finish(self, req: ChatRequest, route: str, sel: Selection, c: Classification | None) -> Plan:
+        attempts = sel.finish()
+        if not attempts:
+            if sel.quota_dropped and sel.quota_only:
+                raise QuotaExhausted(f"Every candidate for '{req.model}' is out of quota: "
+                                     f"{dropped_summary(sel.candidates)}", retry_after=sel.retry_after(),
+                                     param="model")
+            raise NoCandidate(f"No model can take this request for '{req.model}': {dropped_summary(sel.candidates)}",
+                              param="model")
+        return Plan(requested_model=req.model, route=route, attempts=attempts, classification=c,
+                    candidates=sel.candidates)

@@ -1,0 +1,194 @@
+"""HTTP routes: ``/admin/usage`` (JSON reports) and the ``/ui`` dashboard. The caller mounts them
+behind the master key; nothing here checks keys."""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+
+from tierroute.usage import reports
+from tierroute.usage.recorder import UsageRecorder
+
+UI_DIR = Path(__file__).parent / "ui"
+
+# Returns {deployment_id: {"limit": ..., "used": ..., "remaining": ..., "window": ...}, ...}.
+HeadroomFn = Callable[[], dict[str, Any] | Awaitable[dict[str, Any]]]
+
+
+def _error(message: str, param: str | None, status: int = 400, code: str = "invalid_request") -> web.Response:
+    return web.json_response(
+        {"error": {"message": message, "type": "invalid_request_error", "param": param, "code": code}},
+        status=status,
+    )
+
+
+def _store_missing() -> web.Response:
+    return _error("usage storage is off (usage.enabled: false), so there is nothing to report", None, 404,
+                  "usage_disabled")  # fmt: skip
+
+
+def admin_routes(
+    recorder: UsageRecorder, headroom: HeadroomFn | None = None, prefix: str = "/admin/usage"
+) -> list[web.RouteDef]:
+    """``GET {prefix}?by=model|provider|task|key|deployment|cache&bucket=hour|day&since=7d`` (rows),
+    ``GET {prefix}/savings?since=7d`` (the per-task premium-vs-routed table),
+    ``GET {prefix}/latency?by=model&since=7d`` (p50/p95), ``GET {prefix}/dashboard`` (all of the
+    dashboard's data in one call), ``GET {prefix}/headroom`` (quota headroom from ``headroom``)."""
+
+    async def _flush_first() -> None:
+        # A report asked for right after traffic should include that traffic.
+        await recorder.flush()
+
+    def _since(request: web.Request) -> float:
+        return reports.parse_since(request.query.get("since"))
+
+    async def summary(request: web.Request) -> web.Response:
+        if recorder.store is None:
+            return _store_missing()
+        try:
+            by = request.query.get("by", "model")
+            bucket = request.query.get("bucket") or None
+            await _flush_first()
+            rows = await reports.usage_summary(recorder.store, by, bucket, _since(request))
+        except reports.ReportError as e:
+            return _error(str(e), e.param)
+        return web.json_response({"object": "list", "by": by, "bucket": bucket, "data": rows})
+
+    async def savings(request: web.Request) -> web.Response:
+        if recorder.store is None:
+            return _store_missing()
+        try:
+            await _flush_first()
+            rows = await reports.task_savings(recorder.store, _since(request))
+        except reports.ReportError as e:
+            return _error(str(e), e.param)
+        return web.json_response({"object": "list", "data": rows})
+
+    async def latency(request: web.Request) -> web.Response:
+        if recorder.store is None:
+            return _store_missing()
+        try:
+            await _flush_first()
+            rows = await reports.latency_by(recorder.store, request.query.get("by", "model"), _since(request))
+        except reports.ReportError as e:
+            return _error(str(e), e.param)
+        return web.json_response({"object": "list", "data": rows})
+
+    async def _headroom() -> dict[str, Any] | None:
+        return normalize_headroom(await _call(headroom))
+
+    async def headroom_h(_request: web.Request) -> web.Response:
+        return web.json_response({"data": await _headroom()})
+
+    async def dashboard(request: web.Request) -> web.Response:
+        if recorder.store is None:
+            return _store_missing()
+        try:
+            bucket = request.query.get("bucket", "hour")
+            if bucket not in reports.BUCKETS:
+                return _error(f"bucket={bucket!r} is not a time bucket: use hour or day", "bucket")
+            await _flush_first()
+            data = await reports.dashboard_data(recorder.store, _since(request), bucket)
+        except reports.ReportError as e:
+            return _error(str(e), e.param)
+        data["headroom"] = await _headroom()
+        data["recorder"] = recorder.stats()
+        return web.json_response(data)
+
+    return [
+        web.route("GET", prefix, summary),
+        web.route("GET", prefix + "/savings", savings),
+        web.route("GET", prefix + "/latency", latency),
+        web.route("GET", prefix + "/headroom", headroom_h),
+        web.route("GET", prefix + "/dashboard", dashboard),
+    ]
+
+
+_TYPES = {".js": "text/javascript", ".css": "text/css", ".md": "text/plain", ".png": "image/png"}
+
+
+def normalize_headroom(snapshot: dict[str, Any] | None) -> dict[str, Any] | None:
+    """Per deployment, the tightest quota's remaining share in percent. Takes the limits package's
+    snapshot (``{"limits": {"rpm", "tpm", "rpd"}, "used": {"rpm_used", ...}}``) or a plain
+    ``{"limit", "remaining"}``."""
+    if not snapshot:
+        return None
+    out: dict[str, Any] = {}
+    for dep, h in snapshot.items():
+        if not isinstance(h, dict):
+            continue
+        pcts: dict[str, float] = {}
+        if "limit" in h and "remaining" in h and h["limit"]:
+            pcts["quota"] = 100.0 * h["remaining"] / h["limit"]
+        limits, used = h.get("limits") or {}, h.get("used") or {}
+        for name in ("rpm", "tpm", "rpd"):
+            lim = limits.get(name)
+            if lim:
+                pcts[name] = max(0.0, 100.0 * (1 - (used.get(f"{name}_used") or 0) / lim))
+        if pcts:
+            binding = min(pcts, key=lambda k: pcts[k])
+            out[dep] = {"remaining_pct": round(pcts[binding], 2), "binding": binding, "all": pcts}
+        else:
+            out[dep] = {"remaining_pct": None, "binding": "unlimited", "all": {}}
+    return out
+
+
+async def _call(fn: HeadroomFn | None) -> dict[str, Any] | None:
+    if fn is None:
+        return None
+    res = fn()
+    if inspect.isawaitable(res):
+        res = await res
+    return res
+
+
+def ui_routes(
+    recorder: UsageRecorder | None = None, quota: HeadroomFn | None = None, prefix: str = "/ui"
+) -> list[web.RouteDef]:
+    """The dashboard: ``GET {prefix}`` (the page), ``GET {prefix}/static/...`` (its script, styles and
+    Chart.js, shipped in ``ui/vendor`` with its licence) and ``GET {prefix}/data`` (everything the
+    page draws, one JSON; with ``quota`` it includes quota headroom per deployment). All plain
+    RouteDefs, so the caller can wrap each handler in its auth. The page sends the key from the URL
+    fragment ``#key=...`` (never sent to the server) as a bearer token when given; otherwise it
+    relies on the browser's own Basic-auth prompt for the origin."""
+    index = (UI_DIR / "index.html").read_text().replace("__PREFIX__", prefix)
+    root = UI_DIR.resolve()
+
+    async def page(_request: web.Request) -> web.Response:
+        return web.Response(text=index, content_type="text/html",
+                            headers={"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"})  # fmt: skip
+
+    async def static(request: web.Request) -> web.StreamResponse:
+        path = (root / request.match_info["path"]).resolve()
+        if not path.is_relative_to(root) or path.suffix not in _TYPES or not path.is_file():
+            raise web.HTTPNotFound()
+        return web.FileResponse(
+            path, headers={"Content-Type": _TYPES[path.suffix], "Cache-Control": "max-age=3600"}
+        )
+
+    async def data(request: web.Request) -> web.Response:
+        if recorder is None or recorder.store is None:
+            return _store_missing()
+        try:
+            bucket = request.query.get("bucket", "hour")
+            if bucket not in reports.BUCKETS:
+                return _error(f"bucket={bucket!r} is not a time bucket: use hour or day", "bucket")
+            since_s = reports.parse_since(request.query.get("since"))
+            await recorder.flush()
+            out = await reports.dashboard_data(recorder.store, since_s, bucket)
+        except reports.ReportError as e:
+            return _error(str(e), e.param)
+        out["headroom"] = normalize_headroom(await _call(quota))
+        out["recorder"] = recorder.stats()
+        return web.json_response(out)
+
+    return [
+        web.route("GET", prefix, page),
+        web.route("GET", prefix + "/", page),
+        web.route("GET", prefix + "/static/{path:.+}", static),
+        web.route("GET", prefix + "/data", data),
+    ]

@@ -1,0 +1,104 @@
+"""The usage table: its columns, the migrations that build it, and UsageEvent <-> row.
+
+One schema serves SQLite and PostgreSQL; the only dialect differences are the float type and the
+placeholder style, both filled in here so the stores and reports write one SQL text."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+
+from tierroute.types import AttemptRecord, UsageEvent
+
+# (column, type) in insert order; "REAL" becomes DOUBLE PRECISION on PostgreSQL. Booleans are
+# stored as 0/1 integers on both, so the same report SQL sums them.
+COLUMNS: tuple[tuple[str, str], ...] = (
+    ("request_id", "TEXT PRIMARY KEY"),
+    ("ts", "REAL NOT NULL"),
+    ("key_id", "TEXT"),
+    ("endpoint", "TEXT NOT NULL"),
+    ("requested_model", "TEXT NOT NULL"),
+    ("model", "TEXT"),
+    ("provider", "TEXT"),
+    ("deployment", "TEXT"),
+    ("route", "TEXT"),
+    ("task", "TEXT"),
+    ("complexity", "REAL"),
+    ("prompt_tokens", "INTEGER NOT NULL"),
+    ("completion_tokens", "INTEGER NOT NULL"),
+    ("cost_usd", "REAL NOT NULL"),
+    ("baseline_model", "TEXT"),
+    ("baseline_cost_usd", "REAL NOT NULL"),
+    ("latency_ms", "REAL NOT NULL"),
+    ("ttft_ms", "REAL"),
+    ("stream", "INTEGER NOT NULL"),
+    ("cache", "TEXT NOT NULL"),
+    ("cache_similarity", "REAL"),
+    ("saved_usd", "REAL NOT NULL"),
+    ("attempts", "TEXT NOT NULL"),
+    ("fallbacks", "INTEGER NOT NULL"),
+    ("escalated", "INTEGER NOT NULL"),
+    ("escalation_reason", "TEXT"),
+    ("status", "INTEGER NOT NULL"),
+    ("error_class", "TEXT"),
+    ("content", "TEXT"),
+)
+COLUMN_NAMES = tuple(c for c, _ in COLUMNS)
+
+# Each migration is a list of statements with {t} (events table) and {real} placeholders.
+MIGRATIONS: list[list[str]] = [
+    [
+        "CREATE TABLE IF NOT EXISTS {t} ("
+        + ", ".join(f"{c} {ty.replace('REAL', '{real}')}" for c, ty in COLUMNS)
+        + ")",
+        "CREATE INDEX IF NOT EXISTS {t}_ts ON {t} (ts)",
+        "CREATE INDEX IF NOT EXISTS {t}_task_ts ON {t} (task, ts)",
+        "CREATE INDEX IF NOT EXISTS {t}_model_ts ON {t} (model, ts)",
+    ],
+]
+SCHEMA_VERSION = len(MIGRATIONS)
+
+_attempts_enc = msgspec.json.Encoder()
+_attempts_dec = msgspec.json.Decoder(list[AttemptRecord])
+
+
+def events_table(prefix: str) -> str:
+    return f"{prefix}usage_events"
+
+
+def version_table(prefix: str) -> str:
+    return f"{prefix}schema_version"
+
+
+def migration_sql(prefix: str, dialect: str, index: int) -> list[str]:
+    real = "DOUBLE PRECISION" if dialect == "postgresql" else "REAL"
+    return [s.format(t=events_table(prefix), real=real) for s in MIGRATIONS[index]]
+
+
+def insert_sql(prefix: str, dialect: str) -> str:
+    ph = "%s" if dialect == "postgresql" else "?"
+    cols = ", ".join(COLUMN_NAMES)
+    vals = ", ".join([ph] * len(COLUMN_NAMES))
+    # Replaying a spill file may resend rows that did reach the database: the key makes it idempotent.
+    return f"INSERT INTO {events_table(prefix)} ({cols}) VALUES ({vals}) ON CONFLICT (request_id) DO NOTHING"
+
+
+def to_row(e: UsageEvent, content: str | None = None) -> tuple[Any, ...]:
+    return (
+        e.request_id, e.ts, e.key_id, e.endpoint, e.requested_model, e.model, e.provider,
+        e.deployment, e.route, e.task, e.complexity, e.prompt_tokens, e.completion_tokens,
+        e.cost_usd, e.baseline_model, e.baseline_cost_usd, e.latency_ms, e.ttft_ms,
+        int(e.stream), e.cache, e.cache_similarity, e.saved_usd,
+        _attempts_enc.encode(e.attempts).decode(), e.fallbacks, int(e.escalated),
+        e.escalation_reason, e.status, e.error_class, content,
+    )  # fmt: skip
+
+
+def from_row(row: tuple[Any, ...]) -> UsageEvent:
+    d = dict(zip(COLUMN_NAMES, row, strict=True))
+    d.pop("content")
+    d["stream"] = bool(d["stream"])
+    d["escalated"] = bool(d["escalated"])
+    d["attempts"] = _attempts_dec.decode(d["attempts"])
+    return UsageEvent(**d)
