@@ -17,9 +17,9 @@ from aiohttp import web
 from tierroute import __version__
 from tierroute.cache import CacheConfig, ResponseCache, build_cache
 from tierroute.catalog import Catalog
-from tierroute.config import Settings
+from tierroute.config import ConfigError, Settings
 from tierroute.execution.run import Executor
-from tierroute.limits import LimitsConfig, build_limits, load_rate_limits
+from tierroute.limits import LimitsConfig, RateLimits, build_limits, load_rate_limits
 from tierroute.providers import close_http
 from tierroute.routing import Router, RoutingConfig, load_rules
 from tierroute.usage import UsageConfig, UsageRecorder, build_recorder, metrics_handler, ui_routes
@@ -43,6 +43,28 @@ def simulator_config(catalog: Catalog, path: str | None = None) -> dict[str, Any
     return data
 
 
+def _rate_limits(settings: Settings) -> RateLimits:
+    path = settings.rate_limits_path
+    try:
+        rl = load_rate_limits(str(path))
+    except ValueError as e:
+        where, _, problem = str(e).partition(": ")
+        key, _, problem = problem.partition(": ") if problem.startswith(("deployments.", "providers.")) \
+            else ("", "", problem)
+        raise ConfigError(path, key, problem or str(e), "see the field list at the top of the shipped file") from None
+    for dep_id in rl.deployments:
+        provider, _, model = dep_id.partition("/")
+        if provider not in settings.gateway.providers or model not in settings.catalog.models:
+            raise ConfigError(path, f"deployments.{dep_id}", f"no deployment '{dep_id}' in the catalog",
+                              "write provider/model with a provider of tierroute.yaml and a model of models.yaml,"
+                              " e.g. gemini/gemini-2.0-flash")
+    for prov in rl.providers:
+        if prov not in settings.gateway.providers:
+            raise ConfigError(path, f"providers.{prov}", f"unknown provider '{prov}'",
+                              f"use one of {sorted(settings.gateway.providers)}")
+    return rl
+
+
 class Gateway:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
@@ -54,7 +76,9 @@ class Gateway:
         self.usage_cfg = settings.section("usage", UsageConfig)
         self.routing_cfg = settings.section("routing", RoutingConfig)
         self.rules = load_rules(settings.routing_rules_path)
-        self.limits, self.health = build_limits(self.limits_cfg, load_rate_limits(str(settings.rate_limits_path)))
+        rate_limits = _rate_limits(settings)  # validated even when limits are off
+        self.limits, self.health = (build_limits(self.limits_cfg, rate_limits) if self.limits_cfg.enabled
+                                    else (None, None))
         self.router = Router(settings, self.rules, self.routing_cfg, health=self.health, limits=self.limits)
         self.executor = Executor(settings.gateway.retry, limits=self.limits, health=self.health)
         self.cache: ResponseCache | None = build_cache(self.cache_cfg) if self.cache_cfg.enabled else None

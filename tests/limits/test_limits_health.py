@@ -161,3 +161,19 @@ async def test_the_probe_belongs_to_one_request(clock: FakeClock) -> None:
     assert others == [[False, False]] * 3
     h.record("a/m", True, None, 50.0)
     assert await asyncio.create_task(request()) == [True, True]
+
+
+async def test_a_request_that_never_used_its_probe_hands_it_back(clock: FakeClock) -> None:
+    """Planning may take the probe for a deployment that is only a later fallback; when that
+    request ends without calling it, the next request may probe."""
+    h = Health(CFG, clock=clock)
+    fail(h, "a/m", 3)
+    clock.advance(10)
+
+    async def plan_only() -> bool:
+        return h.allow("a/m")
+
+    assert await asyncio.create_task(plan_only()) is True
+    await asyncio.sleep(0)  # the done-callback runs on the next loop turn
+    assert h.state("a/m")["probe_in_flight"] is False
+    assert await asyncio.create_task(plan_only()) is True

@@ -11,13 +11,16 @@ from tierroute.errors import Timeout
 from tierroute.limits import LimitsConfig, build_limits, parse_rate_limits
 
 
-async def ask(h) -> bool:  # noqa: ANN001
-    """allow() from a request of its own (its own asyncio task), as the gateway calls it."""
-    return await asyncio.create_task(_allow(h))
+async def request(h, ok: bool) -> bool:  # noqa: ANN001
+    """One gateway request in a task of its own: ask, and if admitted call and record the outcome."""
 
+    async def run() -> bool:
+        if not h.allow("p/x"):
+            return False
+        h.record("p/x", ok, None if ok else Timeout("still nothing"), 100.0)
+        return True
 
-async def _allow(h) -> bool:  # noqa: ANN001
-    return h.allow("p/x")
+    return await asyncio.create_task(run())
 
 
 async def make(prefix: str, clock: FakeClock):
@@ -48,14 +51,11 @@ async def test_trip_probe_and_close_are_shared(redis_prefix: str, clock: FakeClo
         assert not a.allow("p/x") and not b.allow("p/x")
         await b.sync()
         await a.sync()
-        # ...and then exactly one probe goes out across both instances.
-        grants = [(name, await ask(h)) for _ in range(5) for name, h in (("a", a), ("b", b))]
-        winners = [name for name, ok in grants if ok]
+        # ...and then exactly one probe goes out across both instances. It fails: cooled down
+        # again, for longer, everywhere.
+        winners = [name for _ in range(5) for name, h in (("a", a), ("b", b)) if await request(h, ok=False)]
         assert len(winners) == 1
         owner, other = (a, b) if winners[0] == "a" else (b, a)
-
-        # The probe fails: cooled down again, for longer, everywhere.
-        owner.record("p/x", False, Timeout("still nothing"), 30000.0)
         await owner.sync()
         await other.sync()
         assert other.state("p/x")["state"] == "open"
@@ -64,13 +64,15 @@ async def test_trip_probe_and_close_are_shared(redis_prefix: str, clock: FakeClo
         clock.advance(20.5)
         await other.sync()
         await owner.sync()
-        grants = [(h, await ask(h)) for _ in range(5) for h in (a, b)]
-        probers = [h for h, ok in grants if ok]
+        # One probe again; it succeeds and the prober takes traffic at once, the other is still
+        # refused until it hears the news.
+        probers = [h for h in (a, b) if await request(h, ok=True)]
         assert len(probers) == 1
         prober = probers[0]
         rest = b if prober is a else a
-        prober.record("p/x", True, None, 200.0)
-        assert prober.allow("p/x")
+        assert prober.state("p/x")["state"] == "closed"
+        assert all([await request(prober, ok=True) for _ in range(5)])
+        assert not await request(rest, ok=True)
         await prober.sync()
         await rest.sync()
         assert rest.state("p/x")["state"] == "closed"

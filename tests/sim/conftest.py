@@ -31,7 +31,6 @@ TEST_CONFIG: dict[str, Any] = {
         "paced": {"tokens_per_s": 400, "chunk_tokens": 10},
         "tight": {"rpm": 2},
         "emb-small": {"embedding_dim": 64},
-        "claude-*": {"context_window": 200_000},
     },
 }
 

@@ -33,6 +33,21 @@ def test_example_file_loads_and_patterns_resolve() -> None:
     assert "gpt-4o" in config.listed_models() and "claude-opus-4-*" not in config.listed_models()
 
 
+def test_family_context_windows_unless_the_defaults_set_one() -> None:
+    config = load_sim_config(None)
+    windows = [
+        config.settings_for(m).context_window for m in ("claude-opus-4", "gemini-2.0-flash", "gpt-4o", "x")
+    ]
+    assert windows == [200_000, 1_048_576, 128_000, 128_000]
+    config = config_from_dict({"defaults": {"latency_ms": 9}, "models": {"claude-x": {"tokens_per_s": 5}}})
+    assert (
+        config.settings_for("claude-x").context_window == 200_000
+    )  # a named model keeps its family's window
+    assert config.settings_for("claude-y").latency_ms == 9
+    config = config_from_dict({"defaults": {"context_window": 1000}})
+    assert config.settings_for("gemini-2.0-flash").context_window == 1000
+
+
 def test_models_inherit_defaults() -> None:
     config = config_from_dict({"defaults": {"latency_ms": 5, "faults": {"500": 0.5}},
                                "models": {"m": {"tokens_per_s": 10}}})  # fmt: skip

@@ -79,7 +79,9 @@ def test_fallback_is_recorded(usage_gateway: Any) -> None:
     assert r.status_code == 200, r.text
     e = _newest(_records(gw, db))
     assert e.requested_model == "claude-sonnet-4" and e.model != "claude-sonnet-4" and e.fallbacks >= 1
-    assert any(a.deployment == "anthropic/claude-sonnet-4" and a.outcome == "UpstreamError" for a in e.attempts)
+    assert any(
+        a.deployment == "anthropic/claude-sonnet-4" and a.outcome == "UpstreamError" for a in e.attempts
+    )
     assert e.attempts[-1].outcome == "ok" and e.attempts[-1].deployment == e.deployment
     assert e.deployment == r.headers["X-Tierroute-Provider"] + "/" + r.headers["X-Tierroute-Model"]
 

@@ -7,6 +7,7 @@ what ``Exchange.run`` returns: a ``ChatResponse``, or a ``ChunkRelay`` for a str
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import time
@@ -33,6 +34,10 @@ if TYPE_CHECKING:
     from tierroute.gateway import Gateway
 
 log = logging.getLogger("tierroute")
+
+
+# Detached cache stores, referenced until done so the event loop does not drop them.
+_background: set[asyncio.Task[None]] = set()
 
 
 def new_request_id() -> str:
@@ -88,11 +93,19 @@ class Exchange:
             raise f.error from None
         self._set_headers(done)
         resp = done.value
+        # The body names the catalog model (as OpenRouter does), the same on a miss and a cache hit.
+        resp.model = done.deployment.model
         await gw.executor.finish(done, resp.usage.total_tokens)
         self._record(done.deployment.model, done, resp.usage.prompt_tokens, resp.usage.completion_tokens, None)
         if self.cache_ctx is not None:
-            await gw.cache.store(req, self.cache_ctx, resp)  # type: ignore[union-attr]
+            self._store(resp)
         return resp
+
+    def _store(self, resp: ChatResponse) -> None:
+        """Cache the answer after it is sent: storing embeds the question, which the client need not wait for."""
+        task = asyncio.create_task(self.gw.cache.store(self.req, self.cache_ctx, resp))  # type: ignore[union-attr,arg-type]
+        _background.add(task)
+        task.add_done_callback(_background.discard)
 
     async def _cascade(self, plan: Plan, done: Done[ChatResponse], deadline: float, est: int) -> Done[ChatResponse]:
         """Escalate to the next (stronger) model while the answer fails its checks."""
@@ -229,8 +242,10 @@ class ChunkRelay:
     async def __aiter__(self) -> AsyncIterator[ChatChunk]:
         opened = self.done.value
         chunk = opened.first
+        model = self.done.deployment.model
         try:
             while True:
+                chunk.model = model
                 if chunk.usage is not None:
                     self.usage = chunk.usage
                 for c in chunk.choices:
@@ -271,8 +286,7 @@ class ChunkRelay:
         ex._record(done.deployment.model, done, prompt, completion, self.error, ttft_ms=self.ttft_ms)
         complete = self.error is None and self.finish_reason in ("stop", "length") and not self.tool_calls
         if ex.cache_ctx is not None and complete:
-            resp = ChatResponse(
+            ex._store(ChatResponse(
                 id=ex.request_id, created=int(ex.ts), model=done.deployment.model,
                 choices=[Choice(index=0, message=ResponseMessage(content=text), finish_reason=self.finish_reason)],
-                usage=Usage(prompt_tokens=prompt, completion_tokens=completion, total_tokens=prompt + completion))
-            await ex.gw.cache.store(ex.req, ex.cache_ctx, resp)  # type: ignore[union-attr]
+                usage=Usage(prompt_tokens=prompt, completion_tokens=completion, total_tokens=prompt + completion)))

@@ -18,6 +18,8 @@ class LimitsConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     """The ``limits:`` section of config/tierroute.yaml. Every field has a default that suits one
     gateway in front of free and tier-1 vendor accounts."""
 
+    # false: no quotas, cooldowns or health tracking at all (for measuring what they cost).
+    enabled: bool = True
     # None keeps every counter in this process (daily counters persist to ``state_path``);
     # "redis://host:6379/0" shares quotas, cooldowns and health with every instance on that Redis.
     redis_url: str | None = None

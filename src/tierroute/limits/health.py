@@ -74,6 +74,11 @@ def _current_task() -> asyncio.Task[Any] | None:
         return None
 
 
+def _drop_probe(b: _Breaker, task: asyncio.Task[Any]) -> None:
+    if b.state == "half-open" and b.probe_task is not None and b.probe_task() is task:
+        b.probe_at, b.probe_task = None, None
+
+
 def _describe(error: ProviderError | None) -> str:
     if error is None:
         return "failure"
@@ -123,7 +128,12 @@ class Health:
         if self._shared() and not b.probe_claimed:
             return False  # another instance may hold the probe; the sync task claims it for us
         b.probe_at, b.probe_claimed = now, False
-        b.probe_task = weakref.ref(task) if task is not None else None
+        b.probe_task = None
+        if task is not None:
+            b.probe_task = weakref.ref(task)
+            # A request that took the probe but ended without calling the deployment (it was
+            # only planned as a later fallback) hands the probe back instead of holding it.
+            task.add_done_callback(lambda t, b=b: _drop_probe(b, t))
         return True
 
     def available(self, dep_id: str) -> bool:
@@ -145,7 +155,7 @@ class Health:
         b = self._get(dep_id)
         if not ok and isinstance(error, _NOT_COUNTED):
             if b.state == "half-open" and b.probe_at is not None:
-                b.probe_at = None  # the probe told us nothing: admit another
+                b.probe_at, b.probe_task = None, None  # the probe told us nothing: admit another
             return
         failed = not ok
         a = self.cfg.ewma_alpha
@@ -192,7 +202,7 @@ class Health:
         b.opens += 1
         cooldown = min(self.cfg.cooldown_base_s * 2 ** (b.opens - 1), self.cfg.cooldown_max_s)
         b.state, b.why, b.until = "open", f"{why}; cooling down {cooldown:g}s", now + cooldown
-        b.probe_at, b.probe_claimed = None, False
+        b.probe_at, b.probe_task, b.probe_claimed = None, None, False
         b.outcomes.clear()
         b.fails = b.consec = 0
         b.pending = "open"
@@ -200,7 +210,7 @@ class Health:
 
     def _close(self, b: _Breaker, now: float) -> None:
         b.state, b.why, b.closed_at = "closed", "probe succeeded", now
-        b.probe_at, b.probe_claimed = None, False
+        b.probe_at, b.probe_task, b.probe_claimed = None, None, False
         b.outcomes.clear()
         b.fails = b.consec = 0
         b.pending = "close"

@@ -19,9 +19,9 @@ from tierroute.routing.evaluate import evaluate, pick_pair
 from tierroute.routing.features import prompt_features
 from tierroute.routing.learned import Expert, TrainedRouter
 
-C_GRID = (0.001, 0.003, 0.01, 0.03)
-ALPHA_GRID = (30.0, 300.0)
-BLEND_GRID = (0.0, 0.25, 0.5, 0.75)
+C_GRID = (0.001, 0.003)
+ALPHA_GRID = (300.0,)
+BLEND_GRID = (0.0, 0.25, 0.5)
 MIN_EXPERT_ROWS = 150  # a source with fewer rows is learned by the catch-all expert only
 GATE_C = 0.1
 CV_REPEATS = 3

@@ -2,7 +2,7 @@
 so the gateway, its tests, the benchmarks and the offline demo run without the real vendors.
 
 Nothing in ``tierroute`` outside this package knows it exists. Public names:
-``tierroute.sim.config.SimConfig``, ``load_sim_config(path | None)``,
+``tierroute.sim.config.SimConfig``, ``load_sim_config(path | None)``, ``config_from_dict(data, source)``,
 ``tierroute.sim.server.create_app(config)``, ``start_background(config, host, port) -> SimHandle``
 (``.port``, ``.base_url``, ``.state``, ``await .close()``), and ``run(host, port, config_path)``
 (``tierroute simulate``; also ``python -m tierroute.sim``).
@@ -34,7 +34,9 @@ Config (YAML; ``example.yaml`` beside this file shows every key with its default
 
 SETTINGS: ``latency_ms`` (time to first byte), ``tokens_per_s`` (stream pacing and non-stream
 generation time; 0 = none), ``chunk_tokens`` (tokens per streamed chunk), ``context_window``
-(tokens; a longer prompt gets the dialect's context-length error), ``max_output_tokens`` (the cap
+(tokens; a longer prompt gets the dialect's context-length error; 128000, but a family's own
+window for claude-* 200k, gemini-* 1,048,576, gpt-4.1* 1,047,576, o1* / o3* / o4* 200k unless
+``defaults`` sets one; see ``config.FAMILY_WINDOWS``), ``max_output_tokens`` (the cap
 when the request sets none), ``vision`` (false: an image is a 400), ``embedding_dim`` (default
 1536 OpenAI, 768 Gemini), ``rpm`` / ``tpm`` (a real fixed-window limit, reported in the
 rate-limit headers), and ``faults``: the rates ``429``, ``500``, ``503``, ``529`` (503 outside
@@ -64,6 +66,6 @@ Directives (anywhere in the prompt text; ``@model`` scopes one to a model or fnm
     [[sim:refuse@cheap-model]]  only when cheap-model answers
 """
 
-from tierroute.sim.config import SimConfig, load_sim_config
+from tierroute.sim.config import SimConfig, config_from_dict, load_sim_config
 
-__all__ = ["SimConfig", "load_sim_config"]
+__all__ = ["SimConfig", "config_from_dict", "load_sim_config"]

@@ -100,6 +100,22 @@ class ModelSettings:
     faults: Faults = field(default_factory=Faults)
 
 
+# Context windows of well-known families, used for a model that no config entry names, unless the
+# config sets `defaults.context_window` (then that holds for every model).
+FAMILY_WINDOWS: tuple[tuple[str, int], ...] = (
+    ("claude-*", 200_000),
+    ("gemini-*", 1_048_576),
+    ("gpt-4.1*", 1_047_576),
+    ("o1*", 200_000),
+    ("o3*", 200_000),
+    ("o4*", 200_000),
+)
+
+
+def _families(defaults: ModelSettings) -> dict[str, ModelSettings]:
+    return {pattern: replace(defaults, context_window=window) for pattern, window in FAMILY_WINDOWS}
+
+
 _NUMERIC = {
     "latency_ms": (0.0, False),
     "tokens_per_s": (0.0, False),
@@ -118,6 +134,7 @@ class SimConfig:
     defaults: ModelSettings = field(default_factory=ModelSettings)
     models: dict[str, ModelSettings] = field(default_factory=dict)  # exact names and fnmatch patterns
     source: str | None = None  # the file it came from
+    families: dict[str, ModelSettings] = field(default_factory=lambda: _families(ModelSettings()))
 
     def settings_for(self, model: str) -> ModelSettings:
         exact = self.models.get(model)
@@ -126,7 +143,14 @@ class SimConfig:
         for pattern, settings in self.models.items():
             if _is_pattern(pattern) and fnmatch.fnmatchcase(model, pattern):
                 return settings
-        return self.defaults
+        return self.family(model) or self.defaults
+
+    def family(self, model: str) -> ModelSettings | None:
+        """The built-in settings of the model's family (``FAMILY_WINDOWS``), if it is in one."""
+        for pattern, settings in self.families.items():
+            if fnmatch.fnmatchcase(model, pattern):
+                return settings
+        return None
 
     def listed_models(self) -> list[str]:
         """The configured names that are not patterns (what ``/v1/models`` lists)."""
@@ -157,15 +181,22 @@ def config_from_dict(data: Any, source: str = "<sim config>") -> SimConfig:
     keys = data.get("api_keys") or []
     if not isinstance(keys, list) or not all(isinstance(k, str) and k for k in keys):
         raise ValueError(f"{source}: api_keys must be a list of non-empty strings")
-    defaults = _settings(data.get("defaults") or {}, ModelSettings(), f"{source}: defaults")
+    raw_defaults = data.get("defaults") or {}
+    defaults = _settings(raw_defaults, ModelSettings(), f"{source}: defaults")
+    families = (
+        {} if isinstance(raw_defaults, dict) and "context_window" in raw_defaults else _families(defaults)
+    )
+    base = SimConfig(defaults=defaults, families=families)
     raw_models = data.get("models") or {}
     if not isinstance(raw_models, dict):
         raise ValueError(f"{source}: models must be a mapping of model name (or pattern) to settings")
-    models = {
-        str(name): _settings(spec or {}, defaults, f"{source}: models.{name}")
+    models = {  # an entry starts from its family's settings when its name is in one
+        str(name): _settings(spec or {}, base.family(str(name)) or defaults, f"{source}: models.{name}")
         for name, spec in raw_models.items()
     }
-    return SimConfig(seed=seed, api_keys=tuple(keys), defaults=defaults, models=models, source=source)
+    return SimConfig(
+        seed=seed, api_keys=tuple(keys), defaults=defaults, models=models, source=source, families=families
+    )
 
 
 def _settings(spec: Any, base: ModelSettings, where: str) -> ModelSettings:

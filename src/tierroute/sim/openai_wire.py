@@ -14,6 +14,7 @@ from typing import Any
 
 from aiohttp import web
 
+from tierroute.sim import openai_fields as fields
 from tierroute.sim.answer import Choice, Prompt, tokens
 from tierroute.sim.wire import (
     Answer,
@@ -138,7 +139,7 @@ class OpenAIDialect(Dialect):
         model = body.get("model")
         if not isinstance(model, str) or not model:
             raise SimError("invalid", "you must provide a model parameter")
-        messages = _required(body, "messages", list, "an array of objects")
+        messages = fields.required(body, "messages", list, "an array of objects")
         if not messages:
             raise SimError(
                 "invalid",
@@ -150,7 +151,7 @@ class OpenAIDialect(Dialect):
         question, images, tool_result = "", 0, None
         for i, m in enumerate(messages):
             if not isinstance(m, dict):
-                raise _type_error(f"messages[{i}]", "an object", m)
+                raise fields.type_error(f"messages[{i}]", "an object", m)
             role = m.get("role")
             if role not in _ROLES:
                 raise SimError(
@@ -159,36 +160,36 @@ class OpenAIDialect(Dialect):
                     param=f"messages[{i}].role",
                     code="invalid_value",
                 )
-            text, n_images = _content(m.get("content"), f"messages[{i}].content")
+            text, n_images = fields.content(m.get("content"), f"messages[{i}].content")
             images += n_images
             texts.append(text)
             if role == "user":
                 question, tool_result = text, None
             elif role in ("tool", "function"):
                 tool_result = text
-        stream = _optional(body, "stream", bool, "a boolean") or False
-        options = _optional(body, "stream_options", dict, "an object")
+        stream = fields.optional(body, "stream", bool, "a boolean") or False
+        options = fields.optional(body, "stream_options", dict, "an object")
         if options is not None and not stream:
             raise SimError(
                 "invalid",
                 "The 'stream_options' parameter is only allowed when 'stream' is enabled.",
                 param="stream_options",
             )
-        json_mode, schema = _response_format(body, texts)
+        json_mode, schema = fields.response_format(body, texts)
         prompt = Prompt(
             model=model,
             text="\n".join(texts),
             question=question,
             images=images,
-            tools=_tools(body),
-            tool_choice=_tool_choice(body.get("tool_choice")),
+            tools=fields.tools(body),
+            tool_choice=fields.tool_choice(body.get("tool_choice")),
             tool_result=tool_result,
             json_mode=json_mode,
             schema=schema,
-            max_tokens=_max_tokens(body),
-            stop=_stop(body),
-            n=_int_field(body, "n", 1, 128) or 1,
-            seed=_int_field(body, "seed", None, None),
+            max_tokens=fields.max_tokens(body),
+            stop=fields.stop(body),
+            n=fields.int_field(body, "n", 1, 128) or 1,
+            seed=fields.int_field(body, "seed", None, None),
         )
         return prompt, stream, bool(options and options.get("include_usage"))
 
@@ -288,7 +289,7 @@ class OpenAIDialect(Dialect):
             else:
                 raise SimError("invalid", "'$.input' is invalid. Please check the API reference: "
                                "https://platform.openai.com/docs/api-reference.", param="input")  # fmt: skip
-        dims = _int_field(body, "dimensions", 1, 16384)
+        dims = fields.int_field(body, "dimensions", 1, 16384)
         fmt = body.get("encoding_format") or "float"
         if fmt not in ("float", "base64"):
             raise SimError("invalid", f"Invalid value: '{fmt}'. Supported values are: 'float' and 'base64'.",
@@ -306,132 +307,6 @@ class OpenAIDialect(Dialect):
             {"id": n, "object": "model", "created": 1700000000, "owned_by": "tierroute-sim"} for n in names
         ]
         return encode({"object": "list", "data": data})
-
-
-# ---------------------------------------------------------------------------- request fields
-
-
-def _type_error(param: str, expected: str, got: Any) -> SimError:
-    kinds = {str: "a string", bool: "a boolean", int: "an integer", float: "a number", list: "an array",
-             dict: "an object", type(None): "null"}  # fmt: skip
-    return SimError(
-        "invalid",
-        f"Invalid type for '{param}': expected {expected}, but got {kinds.get(type(got), 'a value')} instead.",
-        param=param,
-        code="invalid_type",
-    )
-
-
-def _required(body: dict[str, Any], key: str, kind: type, expected: str) -> Any:
-    if key not in body:
-        raise SimError(
-            "invalid", f"Missing required parameter: '{key}'.", param=key, code="missing_required_parameter"
-        )
-    value = body[key]
-    if not isinstance(value, kind):
-        raise _type_error(key, expected, value)
-    return value
-
-
-def _optional(body: dict[str, Any], key: str, kind: type, expected: str) -> Any:
-    value = body.get(key)
-    if value is not None and (not isinstance(value, kind) or (kind is int and isinstance(value, bool))):
-        raise _type_error(key, expected, value)
-    return value
-
-
-def _int_field(body: dict[str, Any], key: str, lo: int | None, hi: int | None) -> int | None:
-    value = _optional(body, key, int, "an integer")
-    if value is None:
-        return None
-    if lo is not None and value < lo:
-        raise SimError("invalid", f"Invalid '{key}': integer below minimum value. Expected a value >= {lo}, but got {value} instead.",
-                       param=key, code="integer_below_min_value")  # fmt: skip
-    if hi is not None and value > hi:
-        raise SimError("invalid", f"Invalid '{key}': integer above maximum value. Expected a value <= {hi}, but got {value} instead.",
-                       param=key, code="integer_above_max_value")  # fmt: skip
-    return value
-
-
-def _max_tokens(body: dict[str, Any]) -> int | None:
-    a = _int_field(body, "max_completion_tokens", 1, None)
-    b = _int_field(body, "max_tokens", 1, None)
-    return a if a is not None else b
-
-
-def _content(content: Any, param: str) -> tuple[str, int]:
-    if content is None or isinstance(content, str):
-        return content or "", 0
-    if not isinstance(content, list):
-        raise _type_error(param, "one of an array of objects or a string", content)
-    texts, images = [], 0
-    for j, part in enumerate(content):
-        kind = part.get("type") if isinstance(part, dict) else None
-        if kind == "text" and isinstance(part.get("text"), str):
-            texts.append(part["text"])
-        elif kind == "image_url" and isinstance(part.get("image_url"), dict) and part["image_url"].get("url"):
-            images += 1
-        elif kind in ("input_audio", "file", "refusal"):
-            texts.append(part.get("refusal", "") if kind == "refusal" else "")
-        else:
-            raise SimError(
-                "invalid",
-                f"Invalid value: '{kind}'. Supported values are: 'text', 'image_url', 'input_audio', 'refusal', and 'file'.",
-                param=f"{param}[{j}].type",
-                code="invalid_value",
-            )
-    return "\n".join(texts), images
-
-
-def _tools(body: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
-    tools = _optional(body, "tools", list, "an array of objects") or []
-    out = []
-    for i, tool in enumerate(tools):
-        fn = tool.get("function") if isinstance(tool, dict) else None
-        if not isinstance(fn, dict) or not isinstance(fn.get("name"), str) or not fn["name"]:
-            raise SimError("invalid", f"Missing required parameter: 'tools[{i}].function.name'.",
-                           param=f"tools[{i}].function.name", code="missing_required_parameter")  # fmt: skip
-        out.append((fn["name"], fn.get("parameters") or {"type": "object", "properties": {}}))
-    return out
-
-
-def _tool_choice(choice: Any) -> str:
-    if isinstance(choice, str):
-        return choice if choice in ("none", "auto", "required") else "auto"
-    if isinstance(choice, dict) and isinstance(choice.get("function"), dict):
-        return str(choice["function"].get("name", "auto"))
-    return "auto"
-
-
-def _stop(body: dict[str, Any]) -> tuple[str, ...]:
-    stop = body.get("stop")
-    if stop is None:
-        return ()
-    if isinstance(stop, str):
-        return (stop,)
-    if isinstance(stop, list) and all(isinstance(s, str) for s in stop):
-        return tuple(stop[:4])
-    raise _type_error("stop", "one of a string or an array of strings", stop)
-
-
-def _response_format(body: dict[str, Any], texts: list[str]) -> tuple[bool, dict[str, Any] | None]:
-    fmt = _optional(body, "response_format", dict, "an object")
-    kind = fmt.get("type") if fmt else "text"
-    if kind == "text":
-        return False, None
-    if kind == "json_object":
-        if not any("json" in t.lower() for t in texts):
-            raise SimError("invalid", "'messages' must contain the word 'json' in some form, to use 'response_format' of type 'json_object'.",
-                           param="messages")  # fmt: skip
-        return True, None
-    if kind == "json_schema":
-        spec = fmt.get("json_schema")
-        if not isinstance(spec, dict) or not spec.get("name"):
-            raise SimError("invalid", "Missing required parameter: 'response_format.json_schema.name'.",
-                           param="response_format.json_schema.name", code="missing_required_parameter")  # fmt: skip
-        return True, spec.get("schema") or {"type": "object", "properties": {}}
-    raise SimError("invalid", f"Invalid value: '{kind}'. Supported values are: 'json_object', 'json_schema', and 'text'.",
-                   param="response_format.type", code="invalid_value")  # fmt: skip
 
 
 # ---------------------------------------------------------------------------- answer fields

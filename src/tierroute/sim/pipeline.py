@@ -148,7 +148,8 @@ async def serve_chat(
         return gate
     kind, settings = gate.kind, gate.settings
     if gate.kind == "stream_error" and not stream:
-        return error_response(dialect, dialect.fault_error("stream_error", model), entry, model=model)
+        err = dialect.fault_error("stream_error", model)
+        return error_response(dialect, err, entry, model=model, headers=gate.headers)
     if kind == "timeout":
         await asyncio.sleep(settings.faults.hang_s)
     choices = generate(prompt, state.config.seed, settings.max_output_tokens, gate.directives)

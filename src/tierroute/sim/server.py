@@ -131,7 +131,7 @@ async def gemini_post(request: web.Request) -> web.StreamResponse:
         def parse(b: Any) -> tuple[Prompt, bool, bool]:
             return GEMINI.parse(model, b), stream, False
 
-        return await serve_chat(request, GEMINI, model, body, parse, array=not sse)
+        return await serve_chat(request, GEMINI, model, body, parse, array=stream and not sse)
     if method in ("embedContent", "batchEmbedContents"):
         return await _gemini_embed(request, model, method == "batchEmbedContents")
     if method == "countTokens":

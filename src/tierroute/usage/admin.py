@@ -167,7 +167,7 @@ def ui_routes(
         if not path.is_relative_to(root) or path.suffix not in _TYPES or not path.is_file():
             raise web.HTTPNotFound()
         return web.FileResponse(
-            path, headers={"Content-Type": _TYPES[path.suffix], "Cache-Control": "max-age=3600"}
+            path, headers={"Content-Type": _TYPES[path.suffix], "Cache-Control": "no-cache"}
         )
 
     async def data(request: web.Request) -> web.Response:

@@ -85,9 +85,10 @@
       $("headroom-box").hidden = false;
       const deps = Object.keys(d.headroom).sort();
       const pctLeft = (h) => (h.remaining_pct === null ? 100 : h.remaining_pct);
+      $("headroom-wrap").style.height = (26 * deps.length + 70) + "px";  // one readable bar per deployment
       draw("c-headroom", { type: "bar", data: { labels: deps.map((k) => k + " (" + d.headroom[k].binding + ")"), datasets: [
         { label: "quota remaining, tightest limit (%)", data: deps.map((k) => pctLeft(d.headroom[k])), backgroundColor: "#0099c6" },
-      ] }, options: { indexAxis: "y", scales: { x: { min: 0, max: 100 } } } });
+      ] }, options: { indexAxis: "y", scales: { x: { min: 0, max: 100 }, y: { ticks: { autoSkip: false } } } } });
     } else {
       $("headroom-box").hidden = true;
     }
