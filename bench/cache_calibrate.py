@@ -3,8 +3,9 @@
     .venv/bin/python bench/cache_calibrate.py [--data ../shared/data/cache] [--out src/tierroute/cache/calibration.json]
 
 Splits every pair file in half by id ("tune" / "rest"). On the tune half it runs the cache protocol
-(fill every q1, look up every q2) with the real index and guards, fits a logistic model over the
-features of each (q2, candidate) pair, and measures false-hit rate and recall per threshold. The rest
+(fill every q1, look up every q2) with the real index, guards and feature code, fits the scorer (a
+one-hidden-layer network) over each (q2, candidate) pair, and measures false-hit rate and recall
+per threshold on QQP's tune half: the operating points the cache chooses its threshold from. The rest
 half is reported, never fitted. Writes only fitted numbers, never the data.
 """
 
@@ -16,13 +17,15 @@ import sys
 import time
 from pathlib import Path
 
+import msgspec
 import numpy as np
-from sklearn.linear_model import LogisticRegression
+from sklearn.neural_network import MLPClassifier
 
-from tierroute.cache.guards import FEATURE_NAMES, features, profile, veto
+from tierroute.cache.guards import profile
 from tierroute.cache.index import VectorIndex
 from tierroute.cache.keys import normalise_text
 from tierroute.cache.pairs import Pair, read_pairs, split_of
+from tierroute.cache.policy import FEATURE_NAMES, Calibration, Policy, candidate_features
 from tierroute.embedding import default_embedder
 
 FLOOR = 0.70
@@ -66,26 +69,28 @@ def candidates(pairs: list[Pair], v1: np.ndarray, v2: np.ndarray):
             # The answer stored for the very text asked is that question's answer, whichever pair stored it.
             rows.append((exact, 1.0, "exact", True))
         else:
-            for sid, cos in ix.search(v2[j], K, FLOOR):
-                i = int(sid)
+            found = [(int(sid), cos) for sid, cos in ix.search(v2[j], K, FLOOR)]
+            for i, _ in found:
                 if i not in prof1:
                     prof1[i] = profile(normalise_text(pairs[i].q1))
-                c = prof1[i]
-                f = None if veto(q, c) else features(cos, q, c)
+            feats = candidate_features(q, [(prof1[i], cos) for i, cos in found], FLOOR)
+            for (i, cos), f in zip(found, feats, strict=True):
                 rows.append((i, cos, f, normalise_text(pairs[i].q1) == own and p.duplicate))
         out.append(rows)
     return out
 
 
-def protocol(pairs, cands, score_fn, thresholds):
+def protocol(pairs, cands, policy, thresholds):
     """false-hit rate and recall per threshold under fill-then-lookup."""
     ndup = sum(p.duplicate for p in pairs)
     nneg = len(pairs) - ndup
     best = []
     for rows in cands:
+        live = [r for r in rows if isinstance(r[2], list)]
+        scores = iter(policy.predict(np.array([r[2] for r in live])).tolist() if live else [])
         top = (-1.0, False)
-        for _i, cos, f, ok in rows:
-            s = 2.0 if f == "exact" else (-1.0 if f is None else score_fn(cos, f))
+        for _i, _cos, f, ok in rows:
+            s = 2.0 if f == "exact" else (-1.0 if f is None else next(scores))
             if s > top[0]:
                 top = (s, ok)
         best.append(top)
@@ -135,29 +140,27 @@ def main() -> None:
     X = np.array(X)
     y = np.array(y)
     mean, scale = X.mean(axis=0), X.std(axis=0) + 1e-9
-    lr = LogisticRegression(C=1.0, max_iter=2000).fit((X - mean) / scale, y)
-    w, b = lr.coef_[0] / scale, float(lr.intercept_[0] - (lr.coef_[0] / scale) @ mean)
-
-    def score_fn(_cos, f):
-        return 1.0 / (1.0 + np.exp(-(float(np.dot(w, f)) + b)))
+    mlp = MLPClassifier((16,), alpha=1e-3, max_iter=300, random_state=0).fit((X - mean) / scale, y)
+    cal = {
+        "version": 2, "embedder": default_embedder().name, "features": FEATURE_NAMES,
+        "mean": [round(float(x), 6) for x in mean], "scale": [round(float(x), 6) for x in scale],
+        "layers": [{"weights": np.round(w, 6).tolist(), "bias": np.round(b, 6).tolist()}
+                   for w, b in zip(mlp.coefs_, mlp.intercepts_, strict=True)],
+        "floor": FLOOR, "candidates": K, "operating_points": [{"threshold": 0.5, "false_hit_rate": 0, "recall": 0}],
+        "notes": "fitted by bench/cache_calibrate.py on the tune half (ids hashed) of the development pairs",
+    }
+    policy = Policy(msgspec.convert(cal, Calibration), 0.01)
 
     grid = np.round(np.concatenate([np.arange(0.30, 0.99, 0.005), np.arange(0.99, 0.9999, 0.0005)]), 4)
     report = {}
     for (name, part), (pairs, cands) in data.items():
-        report[f"{name}:{part}"] = protocol(pairs, cands, score_fn, grid)
+        report[f"{name}:{part}"] = protocol(pairs, cands, policy, grid)
     # Operating points from the QQP tune half: the labelled negatives live there.
     qqp_tune = next(v for k, v in report.items() if k.startswith("qqp") and k.endswith(":tune"))
     points = [{"threshold": t, "false_hit_rate": round(fhr, 5), "recall": round(rec, 4)}
               for t, fhr, rec, _h in qqp_tune]
-    cal = {
-        "version": 1, "embedder": default_embedder().name, "features": FEATURE_NAMES,
-        "mean": [round(float(x), 6) for x in mean], "scale": [round(float(x), 6) for x in scale],
-        "coef": [round(float(x), 6) for x in lr.coef_[0]], "intercept": round(float(lr.intercept_[0]), 6),
-        "floor": FLOOR, "candidates": K, "operating_points": points,
-        "notes": "fitted by bench/cache_calibrate.py on the tune half (ids hashed) of the development pairs",
-    }
+    cal["operating_points"] = points
     Path(args.out).write_text(json.dumps(cal, indent=1) + "\n")
-    print("coef", dict(zip(FEATURE_NAMES, np.round(lr.coef_[0], 3), strict=True)), file=sys.stderr)
     for target in (0.002, 0.005, 0.008, 0.01, 0.02, 0.05):
         ok = [t for t, fhr, _r, _h in qqp_tune if fhr <= target]
         thr = min(ok) if ok else grid[-1]

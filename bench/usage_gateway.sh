@@ -28,6 +28,9 @@ run() {  # name, env assignments...
 
 run off BENCH_USAGE=false
 run sqlite BENCH_USAGE=true
+# After SIGTERM the gateway flushed everything: every request served is a row.
+echo "sqlite rows after shutdown: $($ROOT/.venv/bin/python -c "import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute('SELECT COUNT(*) FROM bench_usage_events').fetchone()[0])" "$BENCH_HOME/usage.db")"
 PREFIX="bench_$(date +%s)_"
 run postgresql BENCH_USAGE=true BENCH_DATABASE_URL="$PG_URL" BENCH_TABLE_PREFIX="$PREFIX"
+echo "postgresql rows after shutdown: $(psql "$PG_URL" -tAc "SELECT COUNT(*) FROM ${PREFIX}usage_events")"
 psql "$PG_URL" -qc "DROP TABLE IF EXISTS ${PREFIX}usage_events; DROP TABLE IF EXISTS ${PREFIX}schema_version" || true

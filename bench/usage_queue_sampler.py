@@ -45,17 +45,21 @@ def sample(port: str, path: str) -> None:
 
 
 def summary(path: str) -> None:
+    """Queue depth while load ran (samples where the request count moved): bounded, or growing?"""
     rows = [line.split() for line in Path(path).read_text().splitlines()[1:]]
     rows = [[float(x) for x in r] for r in rows if len(r) == len(WANTED) + 1]
-    if not rows:
-        print(f"{path}: no samples")
+    active = [b for a, b in zip(rows, rows[1:], strict=False) if b[5] > a[5]]
+    if len(active) < 3:
+        print(f"{os.path.basename(path)}: no load seen (usage off?)")
         return
-    depth = [r[1] for r in rows]
-    half = len(depth) // 2
-    first, second = sum(depth[:half]) / max(half, 1), sum(depth[half:]) / max(len(depth) - half, 1)
+    depth = [r[1] for r in active]
+    third = max(1, len(depth) // 3)
+    early, late = sum(depth[:third]) / third, sum(depth[-third:]) / third
+    grew = late > early + 1000  # more than two default batches behind, and rising
     last = rows[-1]
-    print(f"{os.path.basename(path)}: {len(rows)} samples, queue depth max {max(depth):.0f}, mean "
-          f"{first:.0f} (first half) -> {second:.0f} (second half); requests {last[5]:.0f}, written {last[2]:.0f}, "
+    print(f"{os.path.basename(path)}: {len(active)} s under load, queue depth max {max(depth):.0f}, mean "
+          f"{early:.0f} (first third) -> {late:.0f} (last third): {'GROWS' if grew else 'steady'}; "
+          f"requests {last[5]:.0f}, written {last[2]:.0f} (+ {last[1]:.0f} queued at the last sample), "
           f"spilled {last[3]:.0f}, dropped {last[4]:.0f}")  # fmt: skip
 
 

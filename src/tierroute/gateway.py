@@ -82,7 +82,8 @@ class Gateway:
         self.router = Router(settings, self.rules, self.routing_cfg, health=self.health, limits=self.limits)
         self.executor = Executor(settings.gateway.retry, limits=self.limits, health=self.health)
         self.cache: ResponseCache | None = build_cache(self.cache_cfg) if self.cache_cfg.enabled else None
-        self.usage: UsageRecorder | None = build_recorder(self.usage_cfg) if self.usage_cfg.enabled else None
+        # Built even when disabled: it then stores nothing but still feeds /metrics.
+        self.usage: UsageRecorder = build_recorder(self.usage_cfg)
         baseline = self.catalog.get(settings.gateway.baseline_model)
         self.baseline = baseline
 
@@ -104,9 +105,9 @@ class Gateway:
         from tierroute.api.admin import admin_routes
 
         mounts = [admin_routes(self)]
-        if self.usage is not None:
-            mounts.append(usage_admin_routes(self.usage))
-            mounts.append(ui_routes(self.usage, quota=self.limits.snapshot if self.limits else None))
+        headroom = self.limits.snapshot if self.limits else None
+        mounts.append(usage_admin_routes(self.usage, headroom=headroom))
+        mounts.append(ui_routes(self.usage, quota=headroom))
         mounts.append([web.get("/metrics", metrics_handler)])
         return mounts
 
@@ -147,5 +148,4 @@ class Gateway:
         await close_http()
         if self.sim is not None:
             await self.sim.close()
-        if self.usage is not None:
-            await self.usage.close()
+        await self.usage.close()

@@ -6,6 +6,7 @@ from __future__ import annotations
 import httpx
 import openai
 import pytest
+
 from gateway_process import MASTER_KEY, GatewayProcess
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import time
 
 import pytest
-from conftest import chat
 
+from conftest import chat
 from tierroute.embedding import default_embedder
 from tierroute.routing.classify import LearnedClassifier, classify_fast
 from tierroute.types import ChatRequest, ImagePart, ImageURL, Message, RouteHints, TextPart

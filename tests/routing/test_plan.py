@@ -7,8 +7,8 @@ import time
 from types import SimpleNamespace
 
 import pytest
-from conftest import chat
 
+from conftest import chat
 from tierroute.config.loader import fallback_chain
 from tierroute.errors import ModelNotFound, NoCandidate, QuotaExhausted
 from tierroute.routing import Router, RoutingConfig, estimate_prompt_tokens
@@ -232,3 +232,9 @@ async def test_plan_async_uses_the_learned_layer(router: Router) -> None:
     slow = await router.plan_async(req, NO_HINTS)
     assert slow.classification.source == "learned"
     assert slow.classification.task == "documentation", (fast.classification, slow.classification)
+
+
+def test_embedding_model_is_not_a_chat_candidate(router: Router) -> None:
+    with pytest.raises(NoCandidate) as e:
+        router.plan(chat("hi", model="text-embedding-3-small"), NO_HINTS)
+    assert "not a chat model" in e.value.message

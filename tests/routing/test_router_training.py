@@ -10,8 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 from click.testing import CliRunner
-from conftest import chat
 
+from conftest import chat
 from tierroute.routing import Router, RoutingConfig
 from tierroute.routing.cli import route_cmd, router_group
 from tierroute.routing.dataset import load_data
@@ -145,3 +145,24 @@ def test_route_dry_run_json_and_table(tmp_path: Path) -> None:
     r = runner.invoke(route_cmd, ["--file", str(f), "--fast"])
     assert r.exit_code == 0, r.output
     assert "rule:maths" in r.output and "model:gpt-4o" in r.output and "404" in r.output
+
+
+def test_three_models_use_the_middle_one(tmp_path: Path) -> None:
+    def three(seed: int, n: int) -> list[dict]:
+        out = rows(seed, n)
+        for r in out:
+            hard = r["models"]["small"]["score"] == 0.0
+            r["models"] = {"big": {"score": 1.0, "cost_usd": 0.01}, "mid": {"score": 1.0, "cost_usd": 0.003},
+                           "small": {"score": 0.0 if hard else 1.0, "cost_usd": 0.001}}
+        return out
+
+    train = write(tmp_path / "train3.jsonl", three(3, 48))
+    test = write(tmp_path / "test3.jsonl", three(4, 40))
+    out = tmp_path / "r3.npz"
+    runner = CliRunner()
+    assert runner.invoke(router_group, ["train", "--data", str(train), "--out", str(out), "--quiet"]).exit_code == 0
+    r = runner.invoke(router_group, ["eval", "--router", str(out), "--data", str(test), "--json"])
+    m = json.loads(r.output)
+    # Pairing big with small alone costs 0.505 of all-big (see above); sending the hard half to mid
+    # and the easy half to small costs 20 * 0.003 + 20 * 0.001 = 0.08 of 0.4 = 0.2.
+    assert m["cost_fraction_at_95"] == pytest.approx(0.2, abs=0.03)

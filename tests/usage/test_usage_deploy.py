@@ -80,3 +80,27 @@ async def test_every_dashboard_query_names_an_exported_metric() -> None:
                    "tierroute_cache_lookups_total", "tierroute_fallback_requests_total", "tierroute_quota_rejections_total",
                    "tierroute_tokens_total", "tierroute_ttft_seconds_bucket", "tierroute_escalations_total"):  # fmt: skip
         assert needed in used, needed
+
+
+def test_compose_env_reaches_the_gateway_config() -> None:
+    # A variable compose sets that config/tierroute.yaml never reads would leave the stack on SQLite
+    # and in-process state while looking configured.
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    shipped = (ROOT / "config" / "tierroute.yaml").read_text()
+    for var in compose["services"]["gateway"]["environment"]:
+        assert "${" + var in shipped, (
+            f"docker-compose.yml sets {var} but config/tierroute.yaml never reads it"
+        )
+
+
+def test_image_command_exists() -> None:
+    from click import Context
+
+    from tierroute.cli import main
+
+    (cmd,) = re.findall(r"^CMD (\[.*\])$", (ROOT / "Dockerfile").read_text(), re.M)
+    argv = json.loads(cmd)
+    assert argv[0] == "tierroute"
+    serve = main.get_command(Context(main), argv[1])
+    assert serve is not None
+    assert "--config" in {o for p in serve.params for o in p.opts}

@@ -14,10 +14,12 @@ import time
 from collections.abc import AsyncIterator, Mapping
 from typing import TYPE_CHECKING, Any
 
+import msgspec
+
 from tierroute.cache import CacheContext, parse_cache_controls, replay_chunks
 from tierroute.errors import ProviderError, TierrouteError
 from tierroute.execution.run import Done, Failed, Opened
-from tierroute.routing import check_answer, estimate_prompt_tokens, parse_hints
+from tierroute.routing import check_answer, classify_fast, estimate_prompt_tokens, parse_hints
 from tierroute.types import (
     AttemptRecord,
     ChatChunk,
@@ -96,7 +98,8 @@ class Exchange:
         # The body names the catalog model (as OpenRouter does), the same on a miss and a cache hit.
         resp.model = done.deployment.model
         await gw.executor.finish(done, resp.usage.total_tokens)
-        self._record(done.deployment.model, done, resp.usage.prompt_tokens, resp.usage.completion_tokens, None)
+        self._record(done.deployment.model, done, resp.usage.prompt_tokens, resp.usage.completion_tokens, None,
+                     answer=resp.choices[0].message.content if resp.choices else None)
         if self.cache_ctx is not None:
             self._store(resp)
         return resp
@@ -139,17 +142,20 @@ class Exchange:
         self.headers["X-Tierroute-Model"] = hit.model
         self.headers["X-Tierroute-Route"] = "cache"
         self.headers["X-Tierroute-Attempts"] = "0"
-        cat = self.gw.catalog
-        m = cat.models.get(hit.model)
+        m = self.gw.catalog.models.get(hit.model)
         saved = m.cost(hit.prompt_tokens, hit.completion_tokens) if m else 0.0
+        # No plan was made, so classify here (the fast rules layer, well under a millisecond) for the
+        # per-task reports.
+        c = classify_fast(self.req, self.hints)
         self._emit(UsageEvent(
             request_id=self.request_id, ts=self.ts, key_id=self._key_id(), endpoint=self.endpoint,
-            requested_model=self.req.model, model=hit.model, provider=None, deployment=None, route="cache",
-            task=self.hints.task, complexity=self.hints.complexity, prompt_tokens=hit.prompt_tokens,
+            requested_model=self.req.model, model=hit.model, provider=m.provider if m else None, deployment=None,
+            route="cache", task=c.task, complexity=c.complexity, prompt_tokens=hit.prompt_tokens,
             completion_tokens=hit.completion_tokens, cost_usd=0.0, baseline_model=self.gw.baseline.name,
             baseline_cost_usd=self.gw.baseline.cost(hit.prompt_tokens, hit.completion_tokens),
             latency_ms=(time.perf_counter() - self.t0) * 1000, stream=self.req.stream, cache=f"hit-{hit.kind}",
-            cache_similarity=hit.similarity, saved_usd=saved))
+            cache_similarity=hit.similarity, saved_usd=saved),
+            hit.response.choices[0].message.content if hit.response.choices else None)
         if self.req.stream:
             include = bool(self.req.stream_options and self.req.stream_options.include_usage)
             return CachedRelay(replay_chunks(hit.response, include))
@@ -175,7 +181,7 @@ class Exchange:
         return self.hints.task, self.hints.complexity
 
     def _record(self, model: str, done: Done[Any], prompt: int, completion: int, error: TierrouteError | None,
-                *, ttft_ms: float | None = None) -> None:
+                *, ttft_ms: float | None = None, answer: str | None = None) -> None:
         m = self.gw.catalog.models[model]
         task, complexity = self._classification()
         fallbacks = sum(1 for a in done.attempts if a.outcome != "ok")
@@ -190,7 +196,7 @@ class Exchange:
             cache="off" if self.cache_ctx is None else "miss", attempts=list(done.attempts), fallbacks=fallbacks,
             escalated=self.escalation is not None,
             escalation_reason=self.escalation, status=error.status if error else 200,
-            error_class=type(error).__name__ if error else None))
+            error_class=type(error).__name__ if error else None), answer)
 
     def _record_failure(self, error: Exception, attempts: list[AttemptRecord]) -> None:
         task, complexity = self._classification()
@@ -204,9 +210,11 @@ class Exchange:
             fallbacks=max(0, len(attempts) - 1), status=status, error_class=type(error).__name__))
         self.headers["X-Tierroute-Attempts"] = str(len(attempts))
 
-    def _emit(self, event: UsageEvent) -> None:
-        if self.gw.usage is not None:
-            self.gw.usage.record(event)
+    def _emit(self, event: UsageEvent, answer: str | None = None) -> None:
+        content = None
+        if self.gw.usage_cfg.log_content:  # off by default: prompts and answers are the user's data
+            content = msgspec.json.encode({"messages": self.req.messages, "answer": answer}).decode()
+        self.gw.usage.record(event, content)
 
 
 class CachedRelay:
@@ -283,7 +291,7 @@ class ChunkRelay:
             prompt, completion = estimate_prompt_tokens(ex.req), (len(text) + 3) // 4
         err = self.error if isinstance(self.error, ProviderError) else None
         await ex.gw.executor.finish(done, prompt + completion, err)
-        ex._record(done.deployment.model, done, prompt, completion, self.error, ttft_ms=self.ttft_ms)
+        ex._record(done.deployment.model, done, prompt, completion, self.error, ttft_ms=self.ttft_ms, answer=text)
         complete = self.error is None and self.finish_reason in ("stop", "length") and not self.tool_calls
         if ex.cache_ctx is not None and complete:
             ex._store(ChatResponse(

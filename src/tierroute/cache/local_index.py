@@ -60,6 +60,9 @@ class LocalIndex:
         if entry_id in self.entries:
             self.entries.move_to_end(entry_id)
 
+    def exact_id(self, key: str) -> str | None:
+        return self._exact.get(key)
+
     def exact(self, key: str, now: float | None = None) -> CacheEntry | None:
         eid = self._exact.get(key)
         if eid is None:

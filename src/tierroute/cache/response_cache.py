@@ -135,25 +135,26 @@ class ResponseCache:
     async def _semantic(self, part: str, text: str, vec: np.ndarray, min_sim: float | None) -> CacheHit | None:
         pol = self._policy
         assert pol is not None
-        floor = max(pol.floor, min_sim or 0.0)
-        found = self._store.local.neighbours(part, vec, pol.candidates, floor)
+        # Search at the calibrated floor even under a stricter override: the neighbours' crowding is
+        # one of the scorer's inputs. The override then filters the result.
+        found = self._store.local.neighbours(part, vec, pol.candidates, pol.floor)
         if not found:
             return None
-        qp = profile(text)
+        local = self._store.local
+        scores = pol.scores(profile(text), [(local.profile_of(e), sim) for e, sim in found])
         best: tuple[float, CacheEntry, float] | None = None
-        for e, sim in found:
-            score, reason = pol.score(sim, qp, self._store.local.profile_of(e))
-            if reason is not None:
+        for (e, sim), score in zip(found, scores, strict=True):
+            if score is None:
                 self._n["vetoed"] += 1
                 continue
-            if score >= pol.threshold and (best is None or score > best[0]):
+            if score >= pol.threshold and (min_sim is None or sim >= min_sim) and (best is None or score > best[0]):
                 best = (score, e, sim)
         if best is None:
             return None
         _, e, sim = best
         if (e := await self._store.verify(e)) is None:
             return None
-        self._store.local.touch(e.id)
+        local.touch(e.id)
         return self._hit(e, "semantic", sim)
 
     def _hit(self, e: CacheEntry, kind: Literal["exact", "semantic"], sim: float | None) -> CacheHit:

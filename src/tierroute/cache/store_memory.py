@@ -79,7 +79,7 @@ class MemoryStore:
         return e if e.expires_at > time.time() else None
 
     async def put(self, e: CacheEntry) -> list[str]:
-        replaced = self.local.entries.get(self.local._exact.get(e.exact_key, ""), None)
+        replaced = self.local.entries.get(self.local.exact_id(e.exact_key) or "")
         evicted = self.local.add(e)
         self._puts += 1
         # Expired entries are dropped on lookup; a periodic sweep catches the ones nobody asks for.

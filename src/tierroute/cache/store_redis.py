@@ -75,7 +75,7 @@ class RedisStore:
         return None
 
     async def put(self, e: CacheEntry) -> list[str]:
-        old = self.local._exact.get(e.exact_key)
+        old = self.local.exact_id(e.exact_key)
         ttl_ms = max(1, int((e.expires_at - time.time()) * 1000))
         blob = encode_entry(e)
         now = time.time()

@@ -114,6 +114,9 @@ def _convert(data: Any, struct: type[T], file: Path, prefix: str = "") -> T:
                           "correct the value (see the comment at the top of the shipped file)") from None
 
 
+_EXAMPLE_URL = {"openai": "https://api.openai.com/v1", "anthropic": "https://api.anthropic.com",
+                "gemini": "https://generativelanguage.googleapis.com"}
+
 _MAPPINGS: dict[type, dict[str, type]] = {
     CatalogFile: {"models": ModelSpec},
     GatewayConfig: {"providers": ProviderConfig},
@@ -204,6 +207,10 @@ def _build_catalog(cat: CatalogFile, providers: dict[str, ProviderConfig], cat_p
                                   f"no API key, but model '{name}' ({cat_path.name}) is enabled and served by it",
                                   f"set {var} in .env, or set `enabled: false` on the model in {cat_path.name}"
                                   f" or on providers.{d.provider} in {cfg_path.name}")
+            if not offline and not p.base_url.startswith(("http://", "https://")):
+                raise ConfigError(cfg_path, f"providers.{d.provider}.base_url",
+                                  f"'{p.base_url}' is not an http(s) URL (is its ${{VAR}} set?)",
+                                  f"give the provider's API base URL, e.g. {_EXAMPLE_URL.get(p.dialect)}")
             deps.append(Deployment(id=f"{d.provider}/{name}", model=name, provider=d.provider,
                                    dialect=p.dialect, base_url=p.base_url.rstrip("/"), upstream_model=d.upstream,
                                    api_key=p.api_key, timeout_s=p.timeout_s, headers=dict(p.headers)))

@@ -58,6 +58,8 @@ _FAMILIES: dict[str, list[tuple[re.Pattern[str], float, str]]] = {
 _HARD = re.compile(r"\b(complex|production|at scale|concurren\w*|optimi[sz]\w*|edge cases?|rigorous\w*|"
                    r"trade-?offs?|multi-?step|end-to-end|security|performance|prove|thread-?safe|distributed)\b")
 _EASY = re.compile(r"\b(simple|quick(ly)?|brief(ly)?|short|just|one[- ]liner|hello|hi|thanks|tl;?dr|basic)\b")
+# What each task usually needs, added to the complexity score.
+_TASK_CX = {"architecture": 0.3, "reasoning": 0.15, "coding": 0.05, "documentation": -0.05}
 _SCAN = 6000  # characters of a long prompt read by the keyword layer (its head and its tail)
 
 
@@ -121,7 +123,7 @@ def classify_fast(req: ChatRequest, hints: RouteHints | None = None, *, tokens: 
     if req.tools:
         cx += 0.05 + 0.01 * min(len(req.tools), 10)
         reasons.append(f"{len(req.tools)} tools")
-    cx += {"architecture": 0.3, "reasoning": 0.15, "coding": 0.05, "documentation": -0.05}.get(task, 0.0)
+    cx += _TASK_CX.get(task, 0.0)
     if hard:
         reasons.append(f"{hard} hard-work words")
     if easy:
@@ -191,6 +193,9 @@ def merge(fast: Classification, learned_task: str, learned_conf: float) -> Class
     if learned_task == fast.task:
         fast.task_confidence = round(max(fast.task_confidence, learned_conf), 3)
     elif learned_conf > fast.task_confidence:
+        if fast.complexity_confidence < 1.0:  # re-base the inferred complexity on the new task
+            shift = _TASK_CX.get(learned_task, 0.0) - _TASK_CX.get(fast.task, 0.0)
+            fast.complexity = round(_clip(fast.complexity + shift), 3)
         fast.task, fast.task_confidence = learned_task, round(learned_conf, 3)
     if fast.source == "rules":
         fast.source = "learned"

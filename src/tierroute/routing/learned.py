@@ -25,19 +25,31 @@ import numpy as np
 
 from tierroute.routing.features import prompt_features
 
-FORMAT = "tierroute-router/2"
+FORMAT = "tierroute-router/3"
 
 
 def _sigmoid(z: np.ndarray) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-np.clip(z, -30, 30)))
 
 
+def knn_mean(sim: np.ndarray, values: np.ndarray, k: int) -> np.ndarray:
+    """Mean of ``values`` over each row's ``k`` most similar columns."""
+    k = min(k, sim.shape[1])
+    idx = np.argpartition(-sim, k - 1, axis=1)[:, :k]
+    return values[idx].mean(axis=1)
+
+
 class Expert:
-    ARRAYS = ("quality_w", "quality_b", "cost_w", "train_needs")
+    """Linear heads plus a nearest-neighbour vote: the quality gain the strong model had on the k most
+    similar training prompts (what a subject or a kind of question usually needs)."""
+
+    ARRAYS = ("quality_w", "quality_b", "cost_w", "train_needs", "knn_vecs", "knn_gain")
 
     def __init__(self, *, name: str, quality_w: np.ndarray, quality_b: np.ndarray, cost_w: np.ndarray,
                  cost_b: float, gain_norm: tuple[float, float], cost_norm: tuple[float, float], blend: float,
-                 train_needs: np.ndarray, info: dict) -> None:
+                 train_needs: np.ndarray, info: dict, knn_vecs: np.ndarray | None = None,
+                 knn_gain: np.ndarray | None = None, knn_k: int = 100, knn_weight: float = 0.0,
+                 lin_norm: tuple[float, float] = (0.0, 1.0), knn_norm: tuple[float, float] = (0.0, 1.0)) -> None:
         self.name = name
         self.quality_w = quality_w.astype(np.float32)
         self.quality_b = quality_b.astype(np.float32)
@@ -46,12 +58,24 @@ class Expert:
         self.gain_norm, self.cost_norm = tuple(gain_norm), tuple(cost_norm)
         self.train_needs = np.sort(train_needs.astype(np.float64))
         self.info = info
+        self.knn_vecs = (knn_vecs if knn_vecs is not None else np.zeros((0, 1))).astype(np.float16)
+        self.knn_gain = (knn_gain if knn_gain is not None else np.zeros(0)).astype(np.float32)
+        self.knn_k, self.knn_weight = int(knn_k), float(knn_weight)
+        self.lin_norm, self.knn_norm = tuple(lin_norm), tuple(knn_norm)
+        self._knn32 = self.knn_vecs.astype(np.float32)
 
-    def need(self, z: np.ndarray, si: int, wi: int) -> np.ndarray:
+    def linear(self, z: np.ndarray, si: int, wi: int) -> np.ndarray:
         q = _sigmoid(z @ self.quality_w.T + self.quality_b)
         gain = (q[:, si] - q[:, wi] - self.gain_norm[0]) / self.gain_norm[1]
         cost = (z @ self.cost_w + self.cost_b - self.cost_norm[0]) / self.cost_norm[1]
         return (1 - self.blend) * gain + self.blend * cost
+
+    def need(self, z: np.ndarray, si: int, wi: int, vecs: np.ndarray | None = None) -> np.ndarray:
+        lin = (self.linear(z, si, wi) - self.lin_norm[0]) / self.lin_norm[1]
+        if self.knn_weight <= 0 or vecs is None or len(self.knn_gain) == 0:
+            return lin
+        kn = knn_mean(np.atleast_2d(vecs).astype(np.float32) @ self._knn32.T, self.knn_gain, self.knn_k)
+        return (1 - self.knn_weight) * lin + self.knn_weight * (kn - self.knn_norm[0]) / self.knn_norm[1]
 
     def quantile(self, need: np.ndarray) -> np.ndarray:
         if len(self.train_needs) == 0:
@@ -60,7 +84,8 @@ class Expert:
 
     def header(self) -> dict:
         return {"name": self.name, "cost_b": self.cost_b, "blend": self.blend, "gain_norm": list(self.gain_norm),
-                "cost_norm": list(self.cost_norm), "info": self.info}
+                "cost_norm": list(self.cost_norm), "info": self.info, "knn_k": self.knn_k,
+                "knn_weight": self.knn_weight, "lin_norm": list(self.lin_norm), "knn_norm": list(self.knn_norm)}
 
 
 class TrainedRouter:
@@ -90,16 +115,28 @@ class TrainedRouter:
         e = np.exp(logits - logits.max(axis=1, keepdims=True))
         return e / e.sum(axis=1, keepdims=True)
 
-    def need_from_inputs(self, z: np.ndarray) -> np.ndarray:
+    def need_from_inputs(self, z: np.ndarray, vecs: np.ndarray | None = None) -> np.ndarray:
         """A need quantile in [0, 1] per row: higher = more needs the strong model."""
         g = self.gate(z)
+        g = np.where(g < 0.02, 0.0, g)  # an expert the gate rules out costs nothing
+        g /= g.sum(axis=1, keepdims=True)
         out = np.zeros(len(z))
         for j, ex in enumerate(self.experts):
-            out += g[:, j] * ex.quantile(ex.need(z, self._si, self._wi))
+            if g[:, j].max() > 0:
+                out += g[:, j] * ex.quantile(ex.need(z, self._si, self._wi, vecs))
         return out
 
     def need(self, vecs: np.ndarray, texts: list[str]) -> np.ndarray:
-        return self.need_from_inputs(self.inputs(vecs, texts))
+        vecs = np.atleast_2d(vecs)
+        return self.need_from_inputs(self.inputs(vecs, texts), vecs)
+
+    def quality_from_inputs(self, z: np.ndarray) -> np.ndarray:
+        """Predicted probability that each model answers well, shape (n, models), gate-weighted."""
+        g = self.gate(z)
+        out = np.zeros((len(z), len(self.models)))
+        for j, ex in enumerate(self.experts):
+            out += g[:, j:j + 1] * _sigmoid(z @ ex.quality_w.T + ex.quality_b)
+        return out
 
     def need_quantile(self, vec: np.ndarray, text: str = "") -> float:
         return float(self.need(np.atleast_2d(vec), [text])[0])
@@ -128,7 +165,9 @@ class TrainedRouter:
             experts = [Expert(name=h["name"], quality_w=z[f"e{i}_quality_w"], quality_b=z[f"e{i}_quality_b"],
                               cost_w=z[f"e{i}_cost_w"], cost_b=h["cost_b"], gain_norm=h["gain_norm"],
                               cost_norm=h["cost_norm"], blend=h["blend"], train_needs=z[f"e{i}_train_needs"],
-                              info=h["info"]) for i, h in enumerate(header["experts"])]
+                              info=h["info"], knn_vecs=z[f"e{i}_knn_vecs"], knn_gain=z[f"e{i}_knn_gain"],
+                              knn_k=h["knn_k"], knn_weight=h["knn_weight"], lin_norm=h["lin_norm"],
+                              knn_norm=h["knn_norm"]) for i, h in enumerate(header["experts"])]
             return cls(models=header["models"], strong=header["strong"], weak=header["weak"], mean=z["mean"],
                        scale=z["scale"], gate_w=z["gate_w"], gate_b=z["gate_b"], experts=experts,
                        mean_cost=z["mean_cost"], embedder_name=header["embedder"], info=header["info"])

@@ -61,8 +61,9 @@ class Router:
                                   "or remove routing.router") from None
         self._chains: dict[str, list[ModelInfo]] = {}
         for m in self.catalog.enabled():
-            self._chains[m.name] = [self.catalog.models[n] for n in fallback_chain(settings, m.name)
-                                    if n in self.catalog.models]
+            self._chains[m.name] = [fb for n in fallback_chain(settings, m.name)
+                                    if (fb := self.catalog.models.get(n)) is not None and fb.enabled
+                                    and fb.kind == "chat" and fb.deployments]
         tiers = settings.gateway.fallbacks.tiers
         self._tiers: dict[str, list[ModelInfo]] = {}
         for t in TIERS:
@@ -139,7 +140,11 @@ class Router:
 
     def _plan_model(self, req: ChatRequest, name: str) -> Plan:
         route = f"model:{name}"
-        plain = (not self.gate.active and not req.tools and req.response_format is None
+        info = self.catalog.models[name]
+        if info.kind != "chat":
+            raise NoCandidate(f"'{req.model}' is not a chat model ({info.kind}): use it with /v1/embeddings",
+                              param="model")
+        plain = (info.enabled and info.kind == "chat" and not self.gate.active and not req.tools and req.response_format is None
                  and req.output_limit() is None and self.cfg.max_cost_per_request_usd is None)
         if plain:
             # Cheap upper bound first (4 chars/token never undercounts by more than the margin).

@@ -9,7 +9,6 @@ live latency and error rate (exponentially weighted per deployment, from ``limit
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 from tierroute.catalog import Catalog, ModelInfo
@@ -208,7 +207,3 @@ def quantile_to_complexity(q: float, share: float, complex_from: float) -> float
     if q >= cut:
         return complex_from + (1 - complex_from) * (q - cut) / share
     return complex_from * q / cut if cut > 0 else 0.0
-
-
-def is_finite(x: float) -> bool:
-    return not (math.isinf(x) or math.isnan(x))

@@ -17,7 +17,7 @@ from tierroute.embedding import Embedder
 from tierroute.routing.dataset import RoutingData
 from tierroute.routing.evaluate import evaluate, pick_pair
 from tierroute.routing.features import prompt_features
-from tierroute.routing.learned import Expert, TrainedRouter
+from tierroute.routing.learned import Expert, TrainedRouter, knn_mean
 
 C_GRID = (0.001, 0.003)
 ALPHA_GRID = (300.0,)
@@ -25,6 +25,8 @@ BLEND_GRID = (0.0, 0.25, 0.5)
 MIN_EXPERT_ROWS = 150  # a source with fewer rows is learned by the catch-all expert only
 GATE_C = 0.1
 CV_REPEATS = 3
+KNN_K = 100
+KNN_WEIGHTS = (0.0, 0.3, 0.5)
 
 
 def embed_texts(embedder: Embedder, texts: list[str], batch: int = 64,
@@ -72,15 +74,32 @@ def _by_source_apgr(need: np.ndarray, data: RoutingData, pair: list[int], rows: 
     return float(np.mean(vals)) if vals else 0.5
 
 
-def fit_expert(name: str, x: np.ndarray, data: RoutingData, si: int, wi: int, *, folds: int, seed: int,
-               log: Callable[[str], None] | None = None) -> Expert:
-    """One expert on rows ``x`` (already standardised), hyper-parameters by k-fold cross-validation."""
+def loo_knn(vecs: np.ndarray, values: np.ndarray, k: int, chunk: int = 1024) -> np.ndarray:
+    """Leave-one-out nearest-neighbour means: each row's vote from the others (an honest estimate)."""
+    v = vecs.astype(np.float32)
+    out = np.zeros(len(v))
+    for i in range(0, len(v), chunk):
+        sim = v[i:i + chunk] @ v.T
+        sim[np.arange(sim.shape[0]), np.arange(i, i + sim.shape[0])] = -np.inf
+        out[i:i + chunk] = knn_mean(sim, values, k)
+    return out
+
+
+def fit_expert(name: str, x: np.ndarray, vecs: np.ndarray, data: RoutingData, si: int, wi: int, *, folds: int,
+               seed: int, log: Callable[[str], None] | None = None) -> Expert:
+    """One expert on rows ``x`` (already standardised) and their embeddings ``vecs``, hyper-parameters
+    by k-fold cross-validation (leave-one-out for the neighbour vote)."""
     pair = [si, wi]
     rows = data.complete(pair)
     n = len(data)
+    gain_all = np.nan_to_num(data.scores[:, si] - data.scores[:, wi])
+    knn_k = int(min(KNN_K, max(1, n // 4)))
+    kn = loo_knn(vecs, gain_all, knn_k) if n > 1 else np.zeros(n)
+    knn_norm = _norm(kn)
+    kn_z = (kn - knn_norm[0]) / knn_norm[1]
     folds = max(2, min(folds, n // 4))
     # Repeated k-fold: small workloads give noisy APGR, and a noisy pick overfits the choice itself.
-    totals: dict[tuple[float, float, float], float] = {}
+    totals: dict[tuple[float, float, float, float], float] = {}
     repeats = CV_REPEATS if n < 2000 else 1
     for rep in range(repeats):
         gains = {c: np.zeros(n) for c in C_GRID}
@@ -98,11 +117,15 @@ def fit_expert(name: str, x: np.ndarray, data: RoutingData, si: int, wi: int, *,
             for a in ALPHA_GRID:
                 k = (costp[a] - costp[a].mean()) / (costp[a].std() or 1.0)
                 for blend in BLEND_GRID:
-                    score = _by_source_apgr((1 - blend) * g + blend * k, data, pair, rows)
-                    totals[(c, a, blend)] = totals.get((c, a, blend), 0.0) + score / repeats
-    (c, a, blend), cv_apgr = max(totals.items(), key=lambda kv: kv[1])
+                    lin = (1 - blend) * g + blend * k
+                    lin = (lin - lin.mean()) / (lin.std() or 1.0)
+                    for wk in KNN_WEIGHTS:
+                        score = _by_source_apgr((1 - wk) * lin + wk * kn_z, data, pair, rows)
+                        key = (c, a, blend, wk)
+                        totals[key] = totals.get(key, 0.0) + score / repeats
+    (c, a, blend, wk), cv_apgr = max(totals.items(), key=lambda kv: kv[1])
     if log:
-        log(f"{name}: cross-validated APGR {cv_apgr:.4f} with C={c} alpha={a} blend={blend}")
+        log(f"{name}: cross-validated APGR {cv_apgr:.4f} with C={c} alpha={a} blend={blend} knn={wk}")
     qw = np.zeros((len(data.models), x.shape[1]))
     qb = np.zeros(len(data.models))
     for j in range(len(data.models)):
@@ -111,8 +134,14 @@ def fit_expert(name: str, x: np.ndarray, data: RoutingData, si: int, wi: int, *,
     q = 1 / (1 + np.exp(-(x @ qw.T + qb)))
     ex = Expert(name=name, quality_w=qw, quality_b=qb, cost_w=cw, cost_b=cb, gain_norm=_norm(q[:, si] - q[:, wi]),
                 cost_norm=_norm(x @ cw + cb), blend=blend, train_needs=np.zeros(0),
-                info={"rows": n, "C": c, "alpha": a, "blend": blend, "cv_apgr": round(cv_apgr, 4), "folds": folds})
-    ex.train_needs = np.sort(ex.need(x.astype(np.float32), si, wi))
+                info={"rows": n, "C": c, "alpha": a, "blend": blend, "knn_weight": wk, "cv_apgr": round(cv_apgr, 4),
+                      "folds": folds},
+                knn_vecs=vecs if wk > 0 else None, knn_gain=gain_all if wk > 0 else None, knn_k=knn_k,
+                knn_weight=wk, knn_norm=knn_norm)
+    lin = ex.linear(x.astype(np.float32), si, wi)
+    ex.lin_norm = _norm(lin)
+    # Calibrate quantiles on the leave-one-out vote, as new prompts will see it (not on self-matches).
+    ex.train_needs = np.sort((1 - wk) * (lin - ex.lin_norm[0]) / ex.lin_norm[1] + wk * kn_z)
     return ex
 
 
@@ -130,12 +159,15 @@ def train_router(data: RoutingData, vecs: np.ndarray, *, embedder_name: str, fol
     groups = big + (["other"] if len(big) < len(counts) else [])
     if len(groups) <= 1:
         groups = ["all"]
-    label = np.array([groups.index(s) if s in big else len(groups) - 1 for s in data.sources])
+        label = np.zeros(len(data), dtype=int)
+    else:
+        label = np.array([groups.index(s) if s in big else len(groups) - 1 for s in data.sources])
     experts = []
     for j, g in enumerate(groups):
         # the catch-all expert learns from every row: it must cope with prompts of any kind
         idx = np.arange(len(data)) if g in ("all", "other") else np.flatnonzero(label == j)
-        experts.append(fit_expert(g, x[idx], data.subset(idx), si, wi, folds=folds, seed=seed, log=log))
+        experts.append(fit_expert(g, x[idx], vecs[idx], data.subset(idx), si, wi, folds=folds, seed=seed,
+                                  log=log))
     gate_w = np.zeros((len(groups), x.shape[1]), dtype=np.float32)
     gate_b = np.zeros(len(groups), dtype=np.float32)
     if len(groups) > 1:
@@ -151,10 +183,6 @@ def train_router(data: RoutingData, vecs: np.ndarray, *, embedder_name: str, fol
         info={"rows": len(data), "experts": {e.name: e.info for e in experts}})
 
 
-def router_scores(router: TrainedRouter, vecs: np.ndarray, texts: list[str]) -> np.ndarray:
-    return router.need(vecs, texts)
-
-
 def eval_router(router: TrainedRouter, data: RoutingData, vecs: np.ndarray) -> dict[str, object]:
     """The README's metrics for the router's strong/weak pair on ``data`` (rows that have both)."""
     cols = [data.models.index(router.strong), data.models.index(router.weak)] \
@@ -164,5 +192,26 @@ def eval_router(router: TrainedRouter, data: RoutingData, vecs: np.ndarray) -> d
     rows = data.complete(cols)
     if len(rows) == 0:
         raise ValueError(f"no row has both {router.strong} and {router.weak}")
-    need = router.need(vecs[rows], [data.texts[i] for i in rows])
-    return evaluate(need, data.scores[rows][:, cols], data.costs[rows][:, cols])
+    texts = [data.texts[i] for i in rows]
+    need = router.need(vecs[rows], texts)
+    out = evaluate(need, data.scores[rows][:, cols], data.costs[rows][:, cols])
+    if len(router.models) > 2 and all(m in data.models for m in router.models):
+        # More than two models: operating points also come from picking, per prompt, the model with
+        # the best predicted quality net of lambda x its mean cost, over a sweep of lambda.
+        allc = [data.models.index(m) for m in router.models]
+        full = data.complete(allc)
+        if len(full):
+            z = router.inputs(vecs[full], [data.texts[i] for i in full])
+            q_hat = router.quality_from_inputs(z)
+            s, c = data.scores[full][:, allc], data.costs[full][:, allc]
+            best = int(np.argmax(s.mean(axis=0)))
+            target, cost_best = 0.95 * s[:, best].mean(), c[:, best].sum()
+            unit = router.mean_cost / max(float(np.max(router.mean_cost)), 1e-12)
+            frac = float(out["cost_fraction_at_95"])  # type: ignore[arg-type]
+            for lam in np.concatenate([[0.0], np.geomspace(1e-3, 10, 60)]):
+                pick = np.argmax(q_hat - lam * unit, axis=1)
+                rows_i = np.arange(len(full))
+                if s[rows_i, pick].mean() >= target - 1e-12 and cost_best > 0:
+                    frac = min(frac, float(c[rows_i, pick].sum() / cost_best))
+            out["cost_fraction_at_95"] = round(frac, 4)
+    return out

@@ -15,7 +15,8 @@ from tierroute.usage.recorder import UsageRecorder
 
 UI_DIR = Path(__file__).parent / "ui"
 
-# Returns {deployment_id: {"limit": ..., "used": ..., "remaining": ..., "window": ...}, ...}.
+# Returns quota state per deployment id: the limits package's snapshot, or {"limit", "remaining"}
+# per deployment (see normalize_headroom). May be a coroutine function.
 HeadroomFn = Callable[[], dict[str, Any] | Awaitable[dict[str, Any]]]
 
 
@@ -85,19 +86,7 @@ def admin_routes(
         return web.json_response({"data": await _headroom()})
 
     async def dashboard(request: web.Request) -> web.Response:
-        if recorder.store is None:
-            return _store_missing()
-        try:
-            bucket = request.query.get("bucket", "hour")
-            if bucket not in reports.BUCKETS:
-                return _error(f"bucket={bucket!r} is not a time bucket: use hour or day", "bucket")
-            await _flush_first()
-            data = await reports.dashboard_data(recorder.store, _since(request), bucket)
-        except reports.ReportError as e:
-            return _error(str(e), e.param)
-        data["headroom"] = await _headroom()
-        data["recorder"] = recorder.stats()
-        return web.json_response(data)
+        return await _dashboard(recorder, headroom, request)
 
     return [
         web.route("GET", prefix, summary),
@@ -146,6 +135,26 @@ async def _call(fn: HeadroomFn | None) -> dict[str, Any] | None:
     return res
 
 
+async def _dashboard(
+    recorder: UsageRecorder | None, quota: HeadroomFn | None, request: web.Request
+) -> web.Response:
+    """Everything the dashboard draws, in one JSON: ``?since=7d&bucket=hour|day``."""
+    if recorder is None or recorder.store is None:
+        return _store_missing()
+    try:
+        bucket = request.query.get("bucket", "hour")
+        if bucket not in reports.BUCKETS:
+            return _error(f"bucket={bucket!r} is not a time bucket: use hour or day", "bucket")
+        since_s = reports.parse_since(request.query.get("since"))
+        await recorder.flush()  # a report asked for right after traffic includes that traffic
+        out = await reports.dashboard_data(recorder.store, since_s, bucket)
+    except reports.ReportError as e:
+        return _error(str(e), e.param)
+    out["headroom"] = normalize_headroom(await _call(quota))
+    out["recorder"] = recorder.stats()
+    return web.json_response(out)
+
+
 def ui_routes(
     recorder: UsageRecorder | None = None, quota: HeadroomFn | None = None, prefix: str = "/ui"
 ) -> list[web.RouteDef]:
@@ -171,20 +180,7 @@ def ui_routes(
         )
 
     async def data(request: web.Request) -> web.Response:
-        if recorder is None or recorder.store is None:
-            return _store_missing()
-        try:
-            bucket = request.query.get("bucket", "hour")
-            if bucket not in reports.BUCKETS:
-                return _error(f"bucket={bucket!r} is not a time bucket: use hour or day", "bucket")
-            since_s = reports.parse_since(request.query.get("since"))
-            await recorder.flush()
-            out = await reports.dashboard_data(recorder.store, since_s, bucket)
-        except reports.ReportError as e:
-            return _error(str(e), e.param)
-        out["headroom"] = normalize_headroom(await _call(quota))
-        out["recorder"] = recorder.stats()
-        return web.json_response(out)
+        return await _dashboard(recorder, quota, request)
 
     return [
         web.route("GET", prefix, page),
