@@ -118,3 +118,55 @@ def config_check(config: str | None) -> None:
     cat = settings.catalog
     click.echo(f"{settings.path}: OK ({len(cat.enabled())} chat models, "
                f"{len(cat.deployments())} deployments{', offline: simulator' if settings.offline else ''})")
+
+
+@main.group("keys")
+def keys_group() -> None:
+    """Virtual keys: one per team or agent, with a budget, a routing preference and a cache switch."""
+
+
+def _key_store(config: str | None):  # type: ignore[no-untyped-def]
+    from tierroute.keys import KeysConfig, KeyStore
+
+    settings = _load(config)
+    return KeyStore(settings.section("keys", KeysConfig).path)
+
+
+@keys_group.command("create")
+@click.option("--name", required=True, help="who the key is for (shown in reports)")
+@click.option("--budget-usd", type=click.FloatRange(min=0), default=None, help="spend cap per period")
+@click.option("--period", type=click.Choice(["day", "month"]), default="month", show_default=True)
+@click.option("--willingness-to-pay", "wtp", type=click.FloatRange(0, 1), default=None,
+              help="default share of hard requests worth a strong model (0..1)")
+@click.option("--no-cache", is_flag=True, help="never answer this key from the response cache")
+@click.option("--models", default=None, help="comma-separated models, aliases or tiers this key may use")
+@click.option("--config", "config", type=click.Path(), default=None)
+def keys_create(name: str, budget_usd: float | None, period: str, wtp: float | None, no_cache: bool,
+                models: str | None, config: str | None) -> None:
+    """Create a key and print it once (only its hash is stored)."""
+    key, info = _key_store(config).create(name, budget_usd=budget_usd, budget_period=period,
+                                          willingness_to_pay=wtp, cache=not no_cache,
+                                          models=[m.strip() for m in models.split(",")] if models else None)
+    click.echo(f"{info.id}  {key}\n(store the key now: it is not shown again)")
+
+
+@keys_group.command("list")
+@click.option("--config", "config", type=click.Path(), default=None)
+def keys_list(config: str | None) -> None:
+    """List keys (never the keys themselves)."""
+    for k in _key_store(config).list():
+        budget = f"${k.budget_usd:g}/{k.budget_period}" if k.budget_usd is not None else "no budget"
+        state = "revoked" if k.revoked else "active"
+        click.echo(f"{k.id}  {k.name:<20} {state:<8} {budget:<16} cache={'on' if k.cache else 'off'}"
+                   f"  models={','.join(k.models) if k.models else 'all'}")
+
+
+@keys_group.command("revoke")
+@click.argument("key_id")
+@click.option("--config", "config", type=click.Path(), default=None)
+def keys_revoke(key_id: str, config: str | None) -> None:
+    """Revoke a key by its id (key_...); takes effect within seconds, without a restart."""
+    if not _key_store(config).revoke(key_id):
+        click.echo(f"no active key {key_id}", err=True)
+        sys.exit(1)
+    click.echo(f"revoked {key_id}")

@@ -5,6 +5,8 @@
     │   ├── InvalidRequest  400         a field is missing, of the wrong type or out of range
     │   ├── PayloadTooLarge 413         the body is over server.max_body_mb
     │   ├── AuthRequired    401         no key, or a key we do not know
+    │   ├── PermissionDenied 403        a virtual key asked for a model it may not use
+    │   ├── BudgetExceeded  429         a virtual key's budget for the period is spent
     │   ├── ModelNotFound   404         `model` names nothing in the catalog, aliases or tiers
     │   ├── NoCandidate     400         no model can take this request (context, vision, tools)
     │   └── QuotaExhausted  429         every candidate's quota (or the key's budget) is spent
@@ -68,6 +70,18 @@ class AuthRequired(RequestError):
     status = 401
     type = "authentication_error"
     code = "invalid_api_key"
+
+
+class PermissionDenied(RequestError):
+    status = 403
+    type = "permission_error"
+    code = "model_not_allowed"
+
+
+class BudgetExceeded(RequestError):
+    status = 429
+    type = "insufficient_quota"  # OpenAI's type for a spent billing limit
+    code = "budget_exceeded"
 
 
 class ModelNotFound(RequestError):

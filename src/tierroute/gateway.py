@@ -19,11 +19,13 @@ from tierroute.cache import CacheConfig, ResponseCache, build_cache
 from tierroute.catalog import Catalog
 from tierroute.config import ConfigError, Settings
 from tierroute.execution.run import Executor
+from tierroute.keys import KeysConfig, KeyStore, period_start
 from tierroute.limits import LimitsConfig, RateLimits, build_limits, load_rate_limits
 from tierroute.providers import close_http
 from tierroute.routing import Router, RoutingConfig, load_rules
 from tierroute.usage import UsageConfig, UsageRecorder, build_recorder, metrics_handler, ui_routes
 from tierroute.usage import admin_routes as usage_admin_routes
+from tierroute.usage.reports import usage_summary
 
 log = logging.getLogger("tierroute")
 
@@ -76,6 +78,7 @@ class Gateway:
         self.usage_cfg = settings.section("usage", UsageConfig)
         self.routing_cfg = settings.section("routing", RoutingConfig)
         self.rules = load_rules(settings.routing_rules_path)
+        self.keys = KeyStore(settings.section("keys", KeysConfig).path)
         rate_limits = _rate_limits(settings)  # validated even when limits are off
         self.limits, self.health = (build_limits(self.limits_cfg, rate_limits) if self.limits_cfg.enabled
                                     else (None, None))
@@ -99,6 +102,19 @@ class Gateway:
             start = getattr(component, "start", None)
             if start is not None:
                 await start()
+        await self._seed_key_spend()
+
+    async def _seed_key_spend(self) -> None:
+        """Budgets start from what the usage store already recorded in the current period."""
+        budgeted = [k for k in self.keys.list() if k.budget_usd is not None and k.revoked is None]
+        if not budgeted or self.usage.store is None:
+            return
+        for period in {k.budget_period for k in budgeted}:
+            rows = await usage_summary(self.usage.store, "key", None, period_start(period))
+            spent = {r["key"]: r["cost_usd"] for r in rows}
+            for k in budgeted:
+                if k.budget_period == period:
+                    self.keys.seed_spend(k.id, float(spent.get(k.id, 0.0)), period)
 
     def extra_routes(self) -> list[list[web.RouteDef]]:
         """Routes other packages serve (usage reports, metrics, dashboard, cache admin)."""

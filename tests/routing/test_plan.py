@@ -216,13 +216,15 @@ def test_budget_drops_expensive_models(settings, rules) -> None:
 def test_named_model_plan_is_fast(router: Router) -> None:
     req = chat("Say hello in French.", model="gpt-4o")
     router.plan(req, NO_HINTS)
-    n = 5000
-    t = time.perf_counter()
-    for _ in range(n):
-        router.plan(req, NO_HINTS)
-    per_call_ms = (time.perf_counter() - t) / n * 1000
-    # The target is 0.05 ms; the bound leaves room for a loaded CI machine.
-    assert per_call_ms < 0.2, per_call_ms
+    n = 2000
+    batches = []
+    for _ in range(5):
+        t = time.perf_counter()
+        for _ in range(n):
+            router.plan(req, NO_HINTS)
+        batches.append((time.perf_counter() - t) / n * 1000)
+    # The target is 0.05 ms; the best of five batches filters out other processes' noise.
+    assert min(batches) < 0.05, batches
 
 
 async def test_plan_async_uses_the_learned_layer(router: Router) -> None:
@@ -238,3 +240,12 @@ def test_embedding_model_is_not_a_chat_candidate(router: Router) -> None:
     with pytest.raises(NoCandidate) as e:
         router.plan(chat("hi", model="text-embedding-3-small"), NO_HINTS)
     assert "not a chat model" in e.value.message
+
+
+def test_willingness_to_pay_moves_auto_without_a_trained_router(router: Router) -> None:
+    req = chat("Write a simple Python function that reverses a string.")
+    cheap = router.plan(req, RouteHints(willingness_to_pay=0.0))
+    rich = router.plan(req, RouteHints(willingness_to_pay=1.0))
+    assert cheap.route == "rule:coding-simple"
+    assert rich.route == "rule:coding-complex"
+    assert rich.classification.complexity > cheap.classification.complexity

@@ -166,3 +166,11 @@ def test_three_models_use_the_middle_one(tmp_path: Path) -> None:
     # Pairing big with small alone costs 0.505 of all-big (see above); sending the hard half to mid
     # and the easy half to small costs 20 * 0.003 + 20 * 0.001 = 0.08 of 0.4 = 0.2.
     assert m["cost_fraction_at_95"] == pytest.approx(0.2, abs=0.03)
+
+
+def test_missing_router_file_is_a_config_error(tmp_path: Path, settings, rules) -> None:
+    from tierroute.config.loader import ConfigError
+
+    with pytest.raises(ConfigError) as e:
+        Router(settings, rules, RoutingConfig(router=str(tmp_path / "nope.npz")))
+    assert e.value.key == "routing.router" and "router train" in e.value.fix

@@ -5,12 +5,17 @@ from __future__ import annotations
 import base64
 import hmac
 from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING
 
 from aiohttp import web
 
 from tierroute.api.errors import error_response
 from tierroute.api.keys import GATEWAY
 from tierroute.errors import AuthRequired, TierrouteError
+
+if TYPE_CHECKING:
+    from tierroute.gateway import Gateway
+    from tierroute.keys import KeyInfo
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -30,6 +35,20 @@ def presented_key(request: web.Request) -> str | None:
                 return None
         return None
     return request.headers.get("x-api-key") or request.headers.get("api-key")
+
+
+def authenticate(request: web.Request, gw: Gateway) -> KeyInfo | None:
+    """For the model endpoints: the master key (None) or a live virtual key; 401 otherwise. With no
+    master key configured the gateway is open, but a virtual key presented still names its tenant."""
+    key = presented_key(request)
+    if key is not None and key.startswith("tr-"):
+        info = gw.keys.lookup(key)
+        if info is not None:
+            return info
+        if not gw.master_key:
+            raise AuthRequired("Unknown or revoked virtual key.")
+    require_key(request, gw.master_key)
+    return None
 
 
 def require_key(request: web.Request, master_key: str) -> str:

@@ -7,7 +7,7 @@ import logging
 import msgspec
 from aiohttp import web
 
-from tierroute.api.auth import require_key
+from tierroute.api.auth import authenticate
 from tierroute.api.errors import error_response, invalid_body, read_body
 from tierroute.api.exchange import Exchange
 from tierroute.api.keys import GATEWAY
@@ -30,9 +30,9 @@ def decode_chat(body: bytes) -> ChatRequest:
 async def chat_completions(request: web.Request) -> web.StreamResponse:
     gw = request.app[GATEWAY]
     try:
-        identity = require_key(request, gw.master_key)
+        caller = authenticate(request, gw)
         req = decode_chat(await read_body(request))
-        ex = Exchange(gw, request.headers, req, "chat", identity)
+        ex = Exchange(gw, request.headers, req, "chat", caller)
         result = await ex.run()
     except TierrouteError as e:
         return error_response(e)

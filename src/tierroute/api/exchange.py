@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 import msgspec
 
 from tierroute.cache import CacheContext, parse_cache_controls, replay_chunks
-from tierroute.errors import ProviderError, TierrouteError
+from tierroute.errors import BudgetExceeded, PermissionDenied, ProviderError, TierrouteError
 from tierroute.execution.run import Done, Failed, Opened
 from tierroute.routing import check_answer, classify_fast, estimate_prompt_tokens, parse_hints
 from tierroute.types import (
@@ -34,6 +34,7 @@ from tierroute.types import (
 
 if TYPE_CHECKING:
     from tierroute.gateway import Gateway
+    from tierroute.keys import KeyInfo
 
 log = logging.getLogger("tierroute")
 
@@ -48,23 +49,40 @@ def new_request_id() -> str:
 
 class Exchange:
     def __init__(self, gw: Gateway, headers: Mapping[str, str], req: ChatRequest, endpoint: str,
-                 identity: str) -> None:
+                 caller: KeyInfo | None) -> None:
         self.gw = gw
         self.req = req
         self.endpoint = endpoint
-        self.identity = identity
+        self.caller = caller
+        self.identity = caller.id if caller else "master"
         self.request_id = new_request_id()
         self.t0 = time.perf_counter()
         self.ts = time.time()
         self.hints = parse_hints(headers, req.metadata)
+        if caller is not None:
+            self._admit(caller)
         self.cache_ctx: CacheContext | None = None
-        if gw.cache is not None:
+        if gw.cache is not None and (caller is None or caller.cache):
             route = req.model if self.hints.task is None else f"{req.model}|{self.hints.task}|{self.hints.complexity}"
-            self.cache_ctx = CacheContext(tenant=identity, route=route, controls=parse_cache_controls(headers))
+            self.cache_ctx = CacheContext(tenant=self.identity, route=route, controls=parse_cache_controls(headers))
         self.headers: dict[str, str] = {"X-Request-Id": self.request_id}
         self.plan: Plan | None = None
         self.escalation: str | None = None
         self.spent_before = 0.0  # cost of cheap answers a cascade escalated away from
+
+    def _admit(self, caller: KeyInfo) -> None:
+        """A virtual key's limits: the models it may use, its budget, its default willingness to pay."""
+        if caller.models is not None and self.req.model not in caller.models:
+            raise PermissionDenied(f"This key may use only {', '.join(caller.models)}; not '{self.req.model}'.",
+                                   param="model")
+        if caller.budget_usd is not None:
+            spent = self.gw.keys.spent(caller)
+            if spent >= caller.budget_usd:
+                raise BudgetExceeded(f"This key's {caller.budget_period}ly budget of ${caller.budget_usd:g} is "
+                                     f"spent (${spent:.4f}); it resets at the start of the next {caller.budget_period}"
+                                     " (UTC).")
+        if self.hints.willingness_to_pay is None and caller.willingness_to_pay is not None:
+            self.hints.willingness_to_pay = caller.willingness_to_pay
 
     # ------------------------------------------------------------------ the request path
 
@@ -211,6 +229,8 @@ class Exchange:
         self.headers["X-Tierroute-Attempts"] = str(len(attempts))
 
     def _emit(self, event: UsageEvent, answer: str | None = None) -> None:
+        if self.caller is not None and event.cost_usd:
+            self.gw.keys.add_spend(self.caller.id, self.caller.budget_period, event.cost_usd)
         content = None
         if self.gw.usage_cfg.log_content:  # off by default: prompts and answers are the user's data
             content = msgspec.json.encode({"messages": self.req.messages, "answer": answer}).decode()

@@ -15,7 +15,7 @@ from tierroute.api.anthropic_inbound import (
     error_status,
     stream_events,
 )
-from tierroute.api.auth import require_key
+from tierroute.api.auth import authenticate
 from tierroute.api.errors import read_body
 from tierroute.api.exchange import Exchange
 from tierroute.api.keys import GATEWAY
@@ -33,9 +33,9 @@ def _error(e: TierrouteError, headers: dict[str, str] | None = None) -> web.Resp
 async def messages(request: web.Request) -> web.StreamResponse:
     gw = request.app[GATEWAY]
     try:
-        identity = require_key(request, gw.master_key)
+        caller = authenticate(request, gw)
         req = decode_messages_request(await read_body(request))
-        ex = Exchange(gw, request.headers, req, "messages", identity)
+        ex = Exchange(gw, request.headers, req, "messages", caller)
         result = await ex.run()
     except TierrouteError as e:
         return _error(e)

@@ -7,7 +7,7 @@ import time
 import msgspec
 from aiohttp import web
 
-from tierroute.api.auth import require_key
+from tierroute.api.auth import authenticate
 from tierroute.api.errors import error_response, invalid_body, read_body
 from tierroute.api.keys import GATEWAY
 from tierroute.catalog import TIERS
@@ -23,7 +23,7 @@ _STARTED = int(time.time())
 async def list_models(request: web.Request) -> web.Response:
     gw = request.app[GATEWAY]
     try:
-        require_key(request, gw.master_key)
+        authenticate(request, gw)
     except TierrouteError as e:
         return error_response(e)
     offline = gw.settings.offline
@@ -51,7 +51,7 @@ async def list_models(request: web.Request) -> web.Response:
 async def embeddings(request: web.Request) -> web.Response:
     gw = request.app[GATEWAY]
     try:
-        require_key(request, gw.master_key)
+        authenticate(request, gw)
         try:
             req = _decode_embed(await read_body(request))
         except (msgspec.ValidationError, msgspec.DecodeError) as e:

@@ -75,6 +75,7 @@ class GatewayConfig(Struct, kw_only=True, forbid_unknown_fields=True):
     cache: dict[str, Any] = field(default_factory=dict)
     limits: dict[str, Any] = field(default_factory=dict)
     usage: dict[str, Any] = field(default_factory=dict)
+    keys: dict[str, Any] = field(default_factory=dict)
 
 
 Capability = Literal["vision", "tools", "json"]

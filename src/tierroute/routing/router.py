@@ -13,7 +13,7 @@ from typing import Any
 
 from tierroute.catalog import TIERS, ModelInfo
 from tierroute.config.loader import ConfigError, Settings, fallback_chain
-from tierroute.embedding import Embedder, default_embedder
+from tierroute.embedding import Embedder, MiniLMEmbedder, default_embedder
 from tierroute.errors import ModelNotFound, NoCandidate, QuotaExhausted
 from tierroute.routing.classify import LearnedClassifier, classify_fast, merge, prompt_text
 from tierroute.routing.config import RoutingConfig
@@ -59,6 +59,11 @@ class Router:
                 raise ConfigError(settings.path, "routing.router", f"cannot load trained router {path}: {e}",
                                   "train one with `tierroute router train --data FILE --out PATH` "
                                   "or remove routing.router") from None
+        emb_name = embedder.name if embedder is not None else MiniLMEmbedder.name
+        if self.trained is not None and self.trained.embedder_name != emb_name:
+            raise ConfigError(settings.path, "routing.router",
+                              f"the router was trained on {self.trained.embedder_name} embeddings, "
+                              f"the gateway uses {emb_name}", "retrain it with `tierroute router train`")
         self._chains: dict[str, list[ModelInfo]] = {}
         for m in self.catalog.enabled():
             self._chains[m.name] = [fb for n in fallback_chain(settings, m.name)
