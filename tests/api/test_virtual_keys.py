@@ -10,6 +10,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+
 from gateway_process import GatewayProcess, SimThread, provider_env, write_config
 
 
