@@ -19,12 +19,13 @@ import statistics
 import time
 from pathlib import Path
 
+import msgspec
 import numpy as np
 
 from tierroute.cache import CacheConfig, CacheContext, build_cache
 from tierroute.cache.entry import CacheEntry
 from tierroute.embedding import default_embedder
-from tierroute.types import ChatRequest, Message
+from tierroute.types import ChatRequest, ChatResponse, Choice, Message, ResponseMessage, Usage
 
 EMB = Path("/tmp/tierroute_cache_emb_qqp.npy")
 QQP = Path(__file__).resolve().parents[1] / "../shared/data/cache/qqp.dev.jsonl.gz"
@@ -66,10 +67,12 @@ async def main() -> None:
     vecs = fill_vectors(args.entries, emb.dimension, rng)
     t = time.perf_counter()
     local = cache._store.local
+    resp = msgspec.json.encode(ChatResponse(id="b", created=0, model="m", usage=Usage(), choices=[
+        Choice(index=0, message=ResponseMessage(content="cached answer"), finish_reason="stop")]))
     for i in range(args.entries):
         local.add(CacheEntry(id=f"b{i}", partition=part, exact_key=f"k{i}", tenant="bench", model="m",
                              text=f"stored question number {i}", vector=vecs[i].tobytes(), created=0.0,
-                             expires_at=4e9, response=b"{}"))
+                             expires_at=4e9, response=resp))
     print(f"filled {args.entries} entries in {time.perf_counter() - t:.1f}s")
     qs = queries(args.lookups)
     emb_ms, look_ms = [], []
@@ -92,7 +95,9 @@ async def main() -> None:
     def q(xs: list[float], p: float) -> float:
         return round(sorted(xs)[int(len(xs) * p)], 3)
 
+    stats = cache.stats()
     print(json.dumps({
+        "hits": stats["hit_exact"] + stats["hit_semantic"], "errors": stats["errors"],
         "entries": args.entries, "lookups": len(qs),
         "embed_ms_p50": round(statistics.median(emb_ms), 3), "embed_ms_p95": q(emb_ms, 0.95),
         "search_ms_p50": round(statistics.median(search_ms), 3), "search_ms_p95": q(search_ms, 0.95),

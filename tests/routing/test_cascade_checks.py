@@ -32,6 +32,7 @@ def test_refusal() -> None:
     assert check_answer(Q, answer(None, refusal="Policy"), "chat").startswith("refusal")
     # discussing refusals is not refusing
     assert check_answer(Q, answer("Sorry for the delay! Here is the answer: 42."), "chat") is None
+    assert check_answer(Q, answer("I can't help but admire recursion: a function calls itself."), "chat") is None
 
 
 def test_cut_off_by_token_limit() -> None:

@@ -92,7 +92,7 @@ async def evaluate_pairs(pairs: list[Pair], cfg: CacheConfig, embedder: Embedder
         "hit_rate": hits / n if n else 0.0,
         "precision": correct / hits if hits else 1.0,
         "recall": correct / ndup if ndup else 0.0,
-        "false_hit_rate": false_hits / (n - ndup) if n > ndup else (0.0 if not false_hits else None),
+        "false_hit_rate": false_hits / (n - ndup) if n > ndup else None,  # no should-miss lookups
         "lookup_ms_p50": lat[len(lat) // 2] if lat else None,
         "lookup_ms_p95": lat[min(len(lat) - 1, int(len(lat) * 0.95))] if lat else None,
     }

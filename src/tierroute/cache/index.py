@@ -72,9 +72,7 @@ class VectorIndex:
             rows = np.arange(n)
         else:
             q = sign_bits(vec[None, :])[0]
-            ham = np.bitwise_count(self._bits[0, :n] ^ q[0]).astype(np.uint16)
-            for w in range(1, len(q)):
-                ham += np.bitwise_count(self._bits[w, :n] ^ q[w])
+            ham = np.bitwise_count(self._bits[:, :n] ^ q[:, None]).sum(axis=0, dtype=np.uint16)
             # The RERANK-th smallest distance from a histogram: cheaper than a partition of n values.
             cum = np.cumsum(np.bincount(ham, minlength=self.dim + 1))
             cut = int(np.searchsorted(cum, RERANK))

@@ -34,7 +34,10 @@ class LocalIndex:
         self._exact[e.exact_key] = e.id
         v = e.vec()
         if v is not None and len(v) == self.dim:
-            self._parts.setdefault(e.partition, VectorIndex(self.dim)).add(e.id, v)
+            part = self._parts.get(e.partition)
+            if part is None:
+                part = self._parts[e.partition] = VectorIndex(self.dim)
+            part.add(e.id, v)
         evicted: list[str] = []
         while len(self.entries) > self.max_entries:
             victim = next(iter(self.entries))

@@ -114,6 +114,13 @@ class ResponseCache:
 
     async def _lookup(self, req: ChatRequest, ctx: CacheContext) -> CacheHit | None:
         await self._ensure_started()
+        text = semantic_text(req) if self._semantic_allowed(req) else None
+        early: asyncio.Future[np.ndarray] | None = None
+        if text is not None and self._store.kind == "redis":
+            # Embed while Redis answers the sync and the exact check; on an exact hit the vector
+            # is simply kept for nothing.
+            early = asyncio.ensure_future(self._embed(text))
+            early.add_done_callback(lambda f: f.cancelled() or f.exception())
         await self._store.sync()
         part = partition_key(req, ctx)
         ek = exact_key(req, ctx, part)
@@ -121,12 +128,9 @@ class ResponseCache:
         if e is not None and (e := await self._store.verify(e)) is not None:
             self._store.local.touch(e.id)
             return self._hit(e, "exact", None)
-        if not self._semantic_allowed(req):
-            return None
-        text = semantic_text(req)
         if text is None:
             return None
-        vec = await self._embed(text)
+        vec = await early if early is not None else await self._embed(text)
         self._recent_vecs[ek] = vec
         if len(self._recent_vecs) > 1024:
             self._recent_vecs.popitem(last=False)

@@ -22,6 +22,7 @@ import msgspec
 
 from tierroute.errors import BadRequest
 from tierroute.providers.images import split_data_url
+from tierroute.providers.tool_args import parse_tool_arguments
 from tierroute.types import (
     ChatRequest,
     ChatResponse,
@@ -93,16 +94,6 @@ def _content_blocks(m: Message, i: int, dep: Deployment) -> list[dict[str, Any]]
     return out
 
 
-def _tool_input(args: str, dep: Deployment, param: str) -> Any:
-    if not args.strip():
-        return {}
-    try:
-        return _json_decode(args)
-    except msgspec.DecodeError:
-        raise BadRequest(f"{param}: tool call arguments are not valid JSON", param=param,
-                         deployment=dep.id) from None
-
-
 def _messages(req: ChatRequest, dep: Deployment) -> tuple[list[str], list[dict[str, Any]]]:
     system: list[str] = []
     turns: list[dict[str, Any]] = []
@@ -126,7 +117,7 @@ def _messages(req: ChatRequest, dep: Deployment) -> tuple[list[str], list[dict[s
             blocks = _content_blocks(m, i, dep)
             for j, tc in enumerate(m.tool_calls or ()):
                 blocks.append({"type": "tool_use", "id": tc.id, "name": tc.function.name,
-                               "input": _tool_input(tc.function.arguments, dep,
+                               "input": parse_tool_arguments(tc.function.arguments, dep,
                                                     f"messages[{i}].tool_calls[{j}].function.arguments")})
             add("assistant", blocks)
         elif m.role == "tool":

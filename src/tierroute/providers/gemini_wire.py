@@ -20,6 +20,7 @@ import msgspec
 
 from tierroute.errors import BadRequest, ContentFiltered
 from tierroute.providers.images import guess_mime, split_data_url
+from tierroute.providers.tool_args import parse_tool_arguments
 from tierroute.types import (
     ChatRequest,
     ChatResponse,
@@ -84,16 +85,6 @@ def _parts(m: Message, i: int, dep: Deployment) -> list[dict[str, Any]]:
     return out
 
 
-def _args(text: str, dep: Deployment, param: str) -> Any:
-    if not text.strip():
-        return {}
-    try:
-        return _json_decode(text)
-    except msgspec.DecodeError:
-        raise BadRequest(f"{param}: tool call arguments are not valid JSON", param=param,
-                         deployment=dep.id) from None
-
-
 def _contents(req: ChatRequest, dep: Deployment) -> tuple[list[str], list[dict[str, Any]]]:
     system: list[str] = []
     contents: list[dict[str, Any]] = []
@@ -118,7 +109,7 @@ def _contents(req: ChatRequest, dep: Deployment) -> tuple[list[str], list[dict[s
             parts = _parts(m, i, dep)
             for j, tc in enumerate(m.tool_calls or ()):
                 call_names[tc.id] = tc.function.name
-                parts.append({"functionCall": {"name": tc.function.name, "args": _args(
+                parts.append({"functionCall": {"name": tc.function.name, "args": parse_tool_arguments(
                     tc.function.arguments, dep, f"messages[{i}].tool_calls[{j}].function.arguments")}})
             add("model", parts)
         elif m.role == "tool":

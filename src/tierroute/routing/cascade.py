@@ -17,7 +17,7 @@ from tierroute.types import ChatRequest, ChatResponse, Message
 
 _REFUSAL = re.compile(
     r"^\s*(i'?m sorry,? but |sorry,? (but )?)?(i|we) (can(no|')t|am unable to|'m unable to|won'?t|am not able to)"
-    r" (help|assist|comply|provide|do that|answer|fulfil|complete|support)"
+    r" (help|assist|comply|provide|do that|answer|fulfil|complete|support)\b(?!\s+but\b)"
     r"|^\s*(i'?m sorry|i apologi[sz]e),? but (i|that)"
     r"|\bas an ai (language )?model,? i (can(no|')t|am unable|don'?t)", re.I)
 _FENCE = re.compile(r"```([\w+#.-]*)[^\n]*\n(.*?)(?:```|\Z)", re.S)

@@ -223,6 +223,7 @@ def train_cmd(data: tuple[str, ...], out: str, holdout: float, folds: int, seed:
     for e in router.experts:
         i = e.info
         click.echo(f"  expert {e.name}: {i['rows']} rows, C={i['C']} alpha={i['alpha']} blend={i['blend']} "
+                   f"knn={i.get('knn_weight', 0)} "
                    f"(cross-validated APGR {i['cv_apgr']:.3f})")
     srcs = np.array(ds.sources)
     for s in sorted(set(ds.sources)):

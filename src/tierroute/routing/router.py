@@ -98,7 +98,10 @@ class Router:
                                 f"a tier ({', '.join(TIERS)}) or 'auto'.", param="model")
         return self._plan_model(req, name)
 
-    async def plan_async(self, req: ChatRequest, hints: RouteHints) -> Plan:
+    async def plan_async(self, req: ChatRequest, hints: RouteHints, *, vector: Any = None) -> Plan:
+        """``vector``: the shared embedder's vector of the last user turn, when the caller already has
+        it (the semantic cache embeds the same text for its lookup); then no embedding is computed here
+        and the trained router's decision costs well under a millisecond."""
         if req.model != "auto":
             return self.plan(req, hints)
         tokens = estimate_prompt_tokens(req)
@@ -107,13 +110,17 @@ class Router:
                         and c.task_confidence < self.cfg.classifier.min_confidence)
         want_trained = self.trained is not None and (hints.complexity is None)
         if want_learned or want_trained:
-            vec = await asyncio.to_thread(self._embed_and_warm, prompt_text(req), want_learned)
+            if vector is not None and (not want_learned or self._learned is not None):
+                vec = vector
+            else:
+                vec = vector if vector is not None else None
+                vec = await asyncio.to_thread(self._embed_and_warm, prompt_text(req), want_learned, vec)
             if want_learned and self._learned is not None:
                 p = self._learned.probs(vec)
                 best = max(p, key=p.__getitem__)
                 c = merge(c, best, p[best])
             if want_trained and self.trained is not None:
-                self._apply_trained(c, vec, hints)
+                self._apply_trained(c, vec, hints, prompt_text(req))
         return self._plan_auto(req, hints, c, tokens, trained_done=True)
 
     # ------------------------------------------------------------------ embeddings
@@ -123,15 +130,15 @@ class Router:
             self._embedder = default_embedder()
         return self._embedder
 
-    def _embed_and_warm(self, text: str, learned: bool) -> Any:
+    def _embed_and_warm(self, text: str, learned: bool, vec: Any = None) -> Any:
         if learned and self._learned is None:
             self._learned = LearnedClassifier(self.embedder())
             self._learned._fit()
-        return self.embedder().embed([text])[0]
+        return vec if vec is not None else self.embedder().embed([text])[0]
 
-    def _apply_trained(self, c: Classification, vec: Any, hints: RouteHints) -> None:
+    def _apply_trained(self, c: Classification, vec: Any, hints: RouteHints, text: str) -> None:
         assert self.trained is not None
-        q = self.trained.need_quantile(vec)
+        q = self.trained.need_quantile(vec, text)
         share = hints.willingness_to_pay if hints.willingness_to_pay is not None else self.cfg.willingness_to_pay
         c.complexity = round(quantile_to_complexity(q, share, COMPLEX_FROM), 3)
         c.complexity_confidence = 0.8

@@ -26,7 +26,7 @@ MIN_EXPERT_ROWS = 150  # a source with fewer rows is learned by the catch-all ex
 GATE_C = 0.1
 CV_REPEATS = 3
 KNN_K = 100
-KNN_WEIGHTS = (0.0, 0.3, 0.5)
+KNN_WEIGHTS = (0.0, 0.3, 0.5, 0.7, 0.85)
 
 
 def embed_texts(embedder: Embedder, texts: list[str], batch: int = 64,
