@@ -30,7 +30,7 @@ from tierroute.embedding import default_embedder
 
 FLOOR = 0.70
 K = 8
-PARAPHRASE_WEIGHT = 3
+PARAPHRASE_WEIGHT = 8
 
 
 def embed_all(texts: list[str], cache: Path) -> np.ndarray:
@@ -109,6 +109,7 @@ def main() -> None:
     ap.add_argument("--data", default="../shared/data/cache")
     ap.add_argument("--out", default="src/tierroute/cache/calibration.json")
     ap.add_argument("--emb-cache", default="/tmp")
+    ap.add_argument("--paraphrase-weight", type=int, default=PARAPHRASE_WEIGHT)
     args = ap.parse_args()
     files = sorted(Path(args.data).glob("*.jsonl*"))
     data = {}
@@ -131,7 +132,7 @@ def main() -> None:
     for (name, part), (_pairs, cands) in data.items():
         if part != "tune":
             continue
-        weight = 1 if name.startswith("qqp") else PARAPHRASE_WEIGHT
+        weight = 1 if name.startswith("qqp") else args.paraphrase_weight
         for rows in cands:
             for _i, _cos, f, ok in rows:
                 if isinstance(f, list):
@@ -161,7 +162,7 @@ def main() -> None:
               for t, fhr, rec, _h in qqp_tune]
     cal["operating_points"] = points
     Path(args.out).write_text(json.dumps(cal, indent=1) + "\n")
-    for target in (0.002, 0.005, 0.008, 0.01, 0.02, 0.05):
+    for target in (0.002, 0.005, 0.008, 0.009, 0.01, 0.02, 0.05):
         ok = [t for t, fhr, _r, _h in qqp_tune if fhr <= target]
         thr = min(ok) if ok else grid[-1]
         line = {"target": target, "threshold": thr}

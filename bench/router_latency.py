@@ -56,6 +56,13 @@ def main() -> None:
         router.need_quantile(emb.embed([t])[0], t)
         dec.append((time.perf_counter() - s) * 1000)
     report("trained router decision (embed + heads)", dec)
+    vecs = emb.embed(texts)
+    heads = []
+    for t, v in zip(texts, vecs, strict=True):
+        s = time.perf_counter()
+        router.need_quantile(v, t)
+        heads.append((time.perf_counter() - s) * 1000)
+    report("trained router decision given the cache's vector (heads only)", heads)
 
     settings = load_settings(str(ROOT / "config/tierroute.yaml"), environ={"TIERROUTE_SIMULATOR": "on"})
     rules = load_rules(settings.routing_rules_path, settings.catalog)
@@ -71,6 +78,16 @@ def main() -> None:
         return out
 
     report("plan_async(auto) with trained router", asyncio.run(auto()))
+
+    async def auto_shared() -> list[float]:
+        out = []
+        for q, v in zip(reqs, vecs, strict=True):
+            s = time.perf_counter()
+            await r.plan_async(q, RouteHints(), vector=v)
+            out.append((time.perf_counter() - s) * 1000)
+        return out
+
+    report("plan_async(auto, vector=cache's) with trained router", asyncio.run(auto_shared()))
     fast = []
     for q in reqs:
         s = time.perf_counter()

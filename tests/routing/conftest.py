@@ -8,7 +8,6 @@ import pytest
 
 from tierroute.config.loader import Settings, load_settings
 from tierroute.routing import Router, RoutingConfig, load_rules
-from tierroute.types import ChatRequest, Message
 
 ROOT = Path(__file__).resolve().parents[2]
 CONFIG = ROOT / "config" / "tierroute.yaml"
@@ -27,7 +26,3 @@ def rules(settings: Settings):
 @pytest.fixture()
 def router(settings: Settings, rules) -> Router:
     return Router(settings, rules, RoutingConfig())
-
-
-def chat(text: str, model: str = "auto", **kw) -> ChatRequest:
-    return ChatRequest(model=model, messages=[Message(role="user", content=text)], **kw)

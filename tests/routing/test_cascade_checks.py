@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import msgspec
+from routing_helpers import chat
 
-from conftest import chat
 from tierroute.routing import check_answer, judge_answer
 from tierroute.types import ChatResponse, Choice, ResponseFormat, ResponseMessage, Usage
 

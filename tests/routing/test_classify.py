@@ -5,8 +5,8 @@ from __future__ import annotations
 import time
 
 import pytest
+from routing_helpers import chat
 
-from conftest import chat
 from tierroute.embedding import default_embedder
 from tierroute.routing.classify import LearnedClassifier, classify_fast
 from tierroute.types import ChatRequest, ImagePart, ImageURL, Message, RouteHints, TextPart
@@ -68,11 +68,11 @@ def test_fast_layer_is_well_under_a_millisecond() -> None:
     classify_fast(req)
     n = 100
     batches = []
-    for _ in range(5):  # the best batch: other processes on a shared CI machine only add noise
-        t = time.perf_counter()
+    for _ in range(5):  # CPU time, best batch: other processes on a shared CI machine only add noise
+        t = time.process_time()
         for _ in range(n):
             classify_fast(req)
-        batches.append((time.perf_counter() - t) / n * 1000)
+        batches.append((time.process_time() - t) / n * 1000)
     assert min(batches) < 1.0, batches
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from routing_helpers import chat
 
-from conftest import chat
 from tierroute.config.loader import ConfigError
 from tierroute.errors import InvalidRequest
 from tierroute.routing import load_rules, parse_hints

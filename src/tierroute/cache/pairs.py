@@ -26,7 +26,7 @@ def read_pairs(path: str | Path) -> list[Pair]:
             if line.strip():
                 try:
                     out.append(dec.decode(line))
-                except msgspec.ValidationError as exc:
+                except msgspec.DecodeError as exc:  # malformed JSON or a missing / mistyped field
                     raise ValueError(f"{p}:{n}: not a pair ({exc}); expected "
                                      '{"id": ..., "q1": ..., "q2": ..., "duplicate": true|false}') from exc
     return out

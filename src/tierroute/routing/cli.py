@@ -154,6 +154,8 @@ def route_cmd(prompt: str | None, file: str | None, model: str, task: str | None
             click.echo(json.dumps(d))
         else:
             _print_table(d)
+    if any("error" in d for d in results):
+        sys.exit(1)  # scripts can tell a request no model would take
 
 
 # ---------------------------------------------------------------------------- router train / eval

@@ -113,8 +113,7 @@ class Router:
             if vector is not None and (not want_learned or self._learned is not None):
                 vec = vector
             else:
-                vec = vector if vector is not None else None
-                vec = await asyncio.to_thread(self._embed_and_warm, prompt_text(req), want_learned, vec)
+                vec = await asyncio.to_thread(self._embed_and_warm, prompt_text(req), want_learned, vector)
             if want_learned and self._learned is not None:
                 p = self._learned.probs(vec)
                 best = max(p, key=p.__getitem__)

@@ -79,7 +79,7 @@ class DeploymentGate:
             ok, retry_after, why = self.limits.headroom(d.id)
             if not ok:
                 return f"quota: {why}" if why else "quota exhausted", retry_after, True
-        if self.health is not None and not self.health.allow(d.id):
+        if self.health is not None and not self.health.available(d.id):
             return "cooling down after failures", None, False
         return None, None, False
 
