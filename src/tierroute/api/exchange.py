@@ -19,7 +19,7 @@ import msgspec
 from tierroute.cache import CacheContext, parse_cache_controls, replay_chunks
 from tierroute.errors import BudgetExceeded, PermissionDenied, ProviderError, TierrouteError
 from tierroute.execution.run import Done, Failed, Opened
-from tierroute.routing import check_answer, classify_fast, estimate_prompt_tokens, parse_hints
+from tierroute.routing import check_answer, classify_fast, estimate_prompt_tokens, judge_answer, parse_hints
 from tierroute.types import (
     AttemptRecord,
     ChatChunk,
@@ -28,6 +28,7 @@ from tierroute.types import (
     Choice,
     Plan,
     ResponseMessage,
+    RouteHints,
     Usage,
     UsageEvent,
 )
@@ -132,7 +133,7 @@ class Exchange:
         """Escalate to the next (stronger) model while the answer fails its checks."""
         task = plan.classification.task if plan.classification else "chat"
         order = [a.deployment.model for a in plan.attempts]
-        while (reason := check_answer(self.req, done.value, task)) is not None:
+        while (reason := await self._verdict(done, task, deadline)) is not None:
             pos = order.index(done.deployment.model)
             later = [a for a in plan.attempts[pos + 1:] if a.deployment.model != done.deployment.model]
             if not later:
@@ -152,6 +153,26 @@ class Exchange:
         if self.escalation:
             self.headers["X-Tierroute-Escalated"] = self.escalation[:200]
         return done
+
+    async def _verdict(self, done: Done[ChatResponse], task: str, deadline: float) -> str | None:
+        """Why this cascade answer must be escalated: the built-in checks, then the judge model if one
+        is configured (and the answer did not come from the last model, where escalation is moot)."""
+        reason = check_answer(self.req, done.value, task)
+        judge = self.gw.routing_cfg.cascade.judge_model
+        if reason is not None or judge is None:
+            return reason
+
+        async def send(jreq: ChatRequest) -> ChatResponse:
+            jplan = await self.gw.router.plan_async(jreq, RouteHints())
+            jdone = await self.gw.executor.complete(jplan, jreq, deadline, estimate_prompt_tokens(jreq) + 8)
+            await self.gw.executor.finish(jdone, jdone.value.usage.total_tokens)
+            u = jdone.value.usage  # the judge's own cost belongs to this request
+            self.spent_before += self.gw.catalog.models[jdone.deployment.model].cost(u.prompt_tokens,
+                                                                                      u.completion_tokens)
+            return jdone.value
+
+        return await judge_answer(self.req, done.value, judge, send,
+                                  max_tokens=self.gw.routing_cfg.cascade.judge_max_tokens)
 
     def _from_cache(self, hit: Any) -> ChatResponse | ChunkRelay:
         self.headers["X-Tierroute-Cache"] = f"hit-{hit.kind}"
