@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import httpx
 import pytest
+
 from gateway_process import GatewayProcess, SimThread, provider_env, write_config
 
 CHEAP = "deepseek/deepseek-chat-v3-0324:free"  # first model of the shipped coding-simple rule
