@@ -95,7 +95,8 @@ class Exchange:
                 return self._from_cache(hit)
             self.headers["X-Tierroute-Cache"] = "miss"
         try:
-            plan = self.plan = await gw.router.plan_async(req, self.hints)
+            vector = self.cache_ctx.vector if self.cache_ctx is not None else None
+            plan = self.plan = await gw.router.plan_async(req, self.hints, vector=vector)
         except TierrouteError as e:
             self._record_failure(e, [])
             raise

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
+from typing import Any
 
 import msgspec
 
@@ -27,6 +28,9 @@ class CacheContext(msgspec.Struct, kw_only=True):
     route: str  # the model / alias / tier / "auto" asked for, plus routing hints, as one string
     controls: CacheControls = msgspec.field(default_factory=CacheControls)
     enabled: bool = True  # False for a key that opted out of caching
+    # Set by a lookup that embedded the new user turn, so the router can reuse it instead of
+    # embedding the same text again (numpy array, or None).
+    vector: Any = None
 
 
 def _header(headers: Mapping[str, str], name: str) -> str | None:

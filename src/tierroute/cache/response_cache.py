@@ -131,6 +131,7 @@ class ResponseCache:
         if text is None:
             return None
         vec = await early if early is not None else await self._embed(text)
+        ctx.vector = vec
         self._recent_vecs[ek] = vec
         if len(self._recent_vecs) > 1024:
             self._recent_vecs.popitem(last=False)

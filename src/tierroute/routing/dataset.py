@@ -12,16 +12,19 @@ import numpy as np
 
 class RoutingData:
     def __init__(self, texts: list[str], sources: list[str], models: list[str], scores: np.ndarray,
-                 costs: np.ndarray) -> None:
+                 costs: np.ndarray, labels: list[str] | None = None) -> None:
         self.texts, self.sources, self.models = texts, sources, models
         self.scores, self.costs = scores, costs  # (n, models); NaN where a row lacks that model
+        # The full `source` (e.g. "mmlu/anatomy"): a finer kind of prompt than `sources`, used in
+        # training only (a router sees only the text), to learn which kinds need the strong model.
+        self.labels = labels if labels is not None else list(sources)
 
     def __len__(self) -> int:
         return len(self.texts)
 
     def subset(self, idx: np.ndarray) -> RoutingData:
         return RoutingData([self.texts[i] for i in idx], [self.sources[i] for i in idx], self.models,
-                           self.scores[idx], self.costs[idx])
+                           self.scores[idx], self.costs[idx], [self.labels[i] for i in idx])
 
     def complete(self, cols: list[int]) -> np.ndarray:
         """Row indices that have every model in ``cols``."""
@@ -50,7 +53,7 @@ def message_text(messages: list) -> str:
 
 
 def load_data(paths: list[str | Path]) -> RoutingData:
-    rows: list[tuple[str, str, dict]] = []
+    rows: list[tuple[str, str, dict, str]] = []
     names: dict[str, None] = {}
     for p in map(Path, paths):
         if not p.exists():
@@ -76,16 +79,16 @@ def load_data(paths: list[str | Path]) -> RoutingData:
                     if not 0 <= v["score"] <= 1 or v["cost_usd"] < 0:
                         raise ValueError(f"{where}: models.{m}: score must be in [0, 1] and cost_usd >= 0")
                     names.setdefault(m)
-                src = str(r.get("source") or p.name.split(".")[0]).split("/")[0]
-                rows.append((message_text(r["messages"]), src, models))
+                label = str(r.get("source") or p.name.split(".")[0])
+                rows.append((message_text(r["messages"]), label.split("/")[0], models, label))
     if not rows:
         raise ValueError("no rows in " + ", ".join(map(str, paths)))
     model_list = list(names)
     scores = np.full((len(rows), len(model_list)), np.nan)
     costs = np.full((len(rows), len(model_list)), np.nan)
     col = {m: i for i, m in enumerate(model_list)}
-    for i, (_, _, models) in enumerate(rows):
+    for i, (_, _, models, _) in enumerate(rows):
         for m, v in models.items():
             scores[i, col[m]] = float(v["score"])
             costs[i, col[m]] = float(v["cost_usd"])
-    return RoutingData([r[0] for r in rows], [r[1] for r in rows], model_list, scores, costs)
+    return RoutingData([r[0] for r in rows], [r[1] for r in rows], model_list, scores, costs, [r[3] for r in rows])

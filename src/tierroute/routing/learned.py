@@ -25,7 +25,8 @@ import numpy as np
 
 from tierroute.routing.features import prompt_features
 
-FORMAT = "tierroute-router/3"
+FORMAT = "tierroute-router/4"
+READABLE = ("tierroute-router/3", FORMAT)  # /3 files simply have no label head
 
 
 def _sigmoid(z: np.ndarray) -> np.ndarray:
@@ -39,17 +40,31 @@ def knn_mean(sim: np.ndarray, values: np.ndarray, k: int) -> np.ndarray:
     return values[idx].mean(axis=1)
 
 
-class Expert:
-    """Linear heads plus a nearest-neighbour vote: the quality gain the strong model had on the k most
-    similar training prompts (what a subject or a kind of question usually needs)."""
+def label_gain(vecs: np.ndarray, label_w: np.ndarray, label_b: np.ndarray, gains: np.ndarray) -> np.ndarray:
+    """Expected strong-over-weak gain under a softmax over the training data's fine labels (e.g. the
+    MMLU subject): what the prompt's likely kind of question gained, shrunk towards the mean."""
+    logits = np.atleast_2d(vecs).astype(np.float32) @ label_w.T + label_b
+    e = np.exp(logits - logits.max(axis=1, keepdims=True))
+    return (e @ gains) / e.sum(axis=1)
 
-    ARRAYS = ("quality_w", "quality_b", "cost_w", "train_needs", "knn_vecs", "knn_gain")
+
+class Expert:
+    """Linear heads plus two votes over the embedding: the quality gain the strong model had on the k
+    most similar training prompts, and the gain of the prompt's likely label (its subject, when the
+    training data names one). The subject explains most of which MMLU prompts gain from the strong
+    model; the neighbours and the linear heads add what is left."""
+
+    ARRAYS = ("quality_w", "quality_b", "cost_w", "train_needs", "knn_vecs", "knn_gain", "label_w", "label_b",
+              "label_gains")
 
     def __init__(self, *, name: str, quality_w: np.ndarray, quality_b: np.ndarray, cost_w: np.ndarray,
                  cost_b: float, gain_norm: tuple[float, float], cost_norm: tuple[float, float], blend: float,
                  train_needs: np.ndarray, info: dict, knn_vecs: np.ndarray | None = None,
                  knn_gain: np.ndarray | None = None, knn_k: int = 100, knn_weight: float = 0.0,
-                 lin_norm: tuple[float, float] = (0.0, 1.0), knn_norm: tuple[float, float] = (0.0, 1.0)) -> None:
+                 lin_norm: tuple[float, float] = (0.0, 1.0), knn_norm: tuple[float, float] = (0.0, 1.0),
+                 label_w: np.ndarray | None = None, label_b: np.ndarray | None = None,
+                 label_gains: np.ndarray | None = None, label_weight: float = 0.0,
+                 label_norm: tuple[float, float] = (0.0, 1.0)) -> None:
         self.name = name
         self.quality_w = quality_w.astype(np.float32)
         self.quality_b = quality_b.astype(np.float32)
@@ -63,6 +78,10 @@ class Expert:
         self.knn_k, self.knn_weight = int(knn_k), float(knn_weight)
         self.lin_norm, self.knn_norm = tuple(lin_norm), tuple(knn_norm)
         self._knn32 = self.knn_vecs.astype(np.float32)
+        self.label_w = (label_w if label_w is not None else np.zeros((0, 1))).astype(np.float32)
+        self.label_b = (label_b if label_b is not None else np.zeros(0)).astype(np.float32)
+        self.label_gains = (label_gains if label_gains is not None else np.zeros(0)).astype(np.float32)
+        self.label_weight, self.label_norm = float(label_weight), tuple(label_norm)
 
     def linear(self, z: np.ndarray, si: int, wi: int) -> np.ndarray:
         q = _sigmoid(z @ self.quality_w.T + self.quality_b)
@@ -71,11 +90,18 @@ class Expert:
         return (1 - self.blend) * gain + self.blend * cost
 
     def need(self, z: np.ndarray, si: int, wi: int, vecs: np.ndarray | None = None) -> np.ndarray:
+        """Each part standardised on the training rows, then blended with cross-validated weights."""
         lin = (self.linear(z, si, wi) - self.lin_norm[0]) / self.lin_norm[1]
-        if self.knn_weight <= 0 or vecs is None or len(self.knn_gain) == 0:
-            return lin
-        kn = knn_mean(np.atleast_2d(vecs).astype(np.float32) @ self._knn32.T, self.knn_gain, self.knn_k)
-        return (1 - self.knn_weight) * lin + self.knn_weight * (kn - self.knn_norm[0]) / self.knn_norm[1]
+        wk = self.knn_weight if vecs is not None and len(self.knn_gain) else 0.0
+        wl = self.label_weight if vecs is not None and len(self.label_gains) else 0.0
+        out = (1 - wk - wl) * lin
+        if wk > 0:
+            kn = knn_mean(np.atleast_2d(vecs).astype(np.float32) @ self._knn32.T, self.knn_gain, self.knn_k)
+            out = out + wk * (kn - self.knn_norm[0]) / self.knn_norm[1]
+        if wl > 0:
+            lg = label_gain(np.atleast_2d(vecs), self.label_w, self.label_b, self.label_gains)
+            out = out + wl * (lg - self.label_norm[0]) / self.label_norm[1]
+        return out
 
     def quantile(self, need: np.ndarray) -> np.ndarray:
         if len(self.train_needs) == 0:
@@ -85,7 +111,8 @@ class Expert:
     def header(self) -> dict:
         return {"name": self.name, "cost_b": self.cost_b, "blend": self.blend, "gain_norm": list(self.gain_norm),
                 "cost_norm": list(self.cost_norm), "info": self.info, "knn_k": self.knn_k,
-                "knn_weight": self.knn_weight, "lin_norm": list(self.lin_norm), "knn_norm": list(self.knn_norm)}
+                "knn_weight": self.knn_weight, "lin_norm": list(self.lin_norm), "knn_norm": list(self.knn_norm),
+                "label_weight": self.label_weight, "label_norm": list(self.label_norm)}
 
 
 class TrainedRouter:
@@ -160,14 +187,21 @@ class TrainedRouter:
             if "header" not in z:
                 raise ValueError("not a tierroute router file (no header)")
             header = json.loads(bytes(z["header"]).decode())
-            if header.get("format") != FORMAT:
+            if header.get("format") not in READABLE:
                 raise ValueError(f"not a tierroute router file (format {header.get('format')!r}, want {FORMAT})")
+
+            def opt(name: str) -> np.ndarray | None:
+                return z.get(name)
+
             experts = [Expert(name=h["name"], quality_w=z[f"e{i}_quality_w"], quality_b=z[f"e{i}_quality_b"],
                               cost_w=z[f"e{i}_cost_w"], cost_b=h["cost_b"], gain_norm=h["gain_norm"],
                               cost_norm=h["cost_norm"], blend=h["blend"], train_needs=z[f"e{i}_train_needs"],
                               info=h["info"], knn_vecs=z[f"e{i}_knn_vecs"], knn_gain=z[f"e{i}_knn_gain"],
                               knn_k=h["knn_k"], knn_weight=h["knn_weight"], lin_norm=h["lin_norm"],
-                              knn_norm=h["knn_norm"]) for i, h in enumerate(header["experts"])]
+                              knn_norm=h["knn_norm"], label_w=opt(f"e{i}_label_w"), label_b=opt(f"e{i}_label_b"),
+                              label_gains=opt(f"e{i}_label_gains"), label_weight=h.get("label_weight", 0.0),
+                              label_norm=h.get("label_norm", (0.0, 1.0)))
+                       for i, h in enumerate(header["experts"])]
             return cls(models=header["models"], strong=header["strong"], weak=header["weak"], mean=z["mean"],
                        scale=z["scale"], gate_w=z["gate_w"], gate_b=z["gate_b"], experts=experts,
                        mean_cost=z["mean_cost"], embedder_name=header["embedder"], info=header["info"])

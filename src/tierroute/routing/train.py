@@ -17,7 +17,7 @@ from tierroute.embedding import Embedder
 from tierroute.routing.dataset import RoutingData
 from tierroute.routing.evaluate import evaluate, pick_pair
 from tierroute.routing.features import prompt_features
-from tierroute.routing.learned import Expert, TrainedRouter, knn_mean
+from tierroute.routing.learned import Expert, TrainedRouter, knn_mean, label_gain
 
 C_GRID = (0.001, 0.003)
 ALPHA_GRID = (300.0,)
@@ -27,6 +27,10 @@ GATE_C = 0.1
 CV_REPEATS = 3
 KNN_K = 100
 KNN_WEIGHTS = (0.0, 0.3, 0.5, 0.7, 0.85)
+LABEL_WEIGHTS = (0.0, 0.3, 0.5, 0.7)
+LABEL_C = 10.0  # inverse L2 strength of the label softmax over the unit-length embedding
+LABEL_PRIOR = 5.0  # pseudo-rows pulling a label's mean gain towards the overall mean
+MIN_LABEL_ROWS = 5
 
 
 def embed_texts(embedder: Embedder, texts: list[str], batch: int = 64,
@@ -85,6 +89,40 @@ def loo_knn(vecs: np.ndarray, values: np.ndarray, k: int, chunk: int = 1024) -> 
     return out
 
 
+def fit_label_head(vecs: np.ndarray, labels: list[str], gain: np.ndarray
+                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """A softmax over the fine labels (labels with too few rows pooled) and each label's shrunk mean
+    gain; None when the rows do not name at least two usable labels."""
+    lab = np.array(labels)
+    names, counts = np.unique(lab, return_counts=True)
+    keep = set(names[counts >= MIN_LABEL_ROWS])
+    lab = np.array([x if x in keep else "\x00other" for x in lab])
+    classes = sorted(set(lab))
+    if len(classes) < 2:
+        return None
+    lr = LogisticRegression(C=LABEL_C, max_iter=300).fit(vecs, lab)
+    mu = float(gain.mean())
+    gains = np.array([(gain[lab == c].sum() + LABEL_PRIOR * mu) / ((lab == c).sum() + LABEL_PRIOR)
+                      for c in lr.classes_])
+    w, b = lr.coef_, lr.intercept_
+    if len(lr.classes_) == 2:  # scikit-learn gives one row for two classes
+        w, b = np.vstack([-w[0] / 2, w[0] / 2]), np.array([-b[0] / 2, b[0] / 2])
+    return w.astype(np.float32), b.astype(np.float32), gains
+
+
+def oof_label_gain(vecs: np.ndarray, labels: list[str], gain: np.ndarray, folds: int, seed: int) -> np.ndarray | None:
+    """Out-of-fold label-head votes (an honest estimate for choosing its weight and calibrating)."""
+    if len(set(labels)) < 2:
+        return None
+    out = np.zeros(len(vecs))
+    for tr, te in KFold(folds, shuffle=True, random_state=seed).split(vecs):
+        head = fit_label_head(vecs[tr], [labels[i] for i in tr], gain[tr])
+        if head is None:
+            return None
+        out[te] = label_gain(vecs[te], *head)
+    return out
+
+
 def fit_expert(name: str, x: np.ndarray, vecs: np.ndarray, data: RoutingData, si: int, wi: int, *, folds: int,
                seed: int, log: Callable[[str], None] | None = None) -> Expert:
     """One expert on rows ``x`` (already standardised) and their embeddings ``vecs``, hyper-parameters
@@ -98,8 +136,12 @@ def fit_expert(name: str, x: np.ndarray, vecs: np.ndarray, data: RoutingData, si
     knn_norm = _norm(kn)
     kn_z = (kn - knn_norm[0]) / knn_norm[1]
     folds = max(2, min(folds, n // 4))
+    lg = oof_label_gain(vecs, data.labels, gain_all, folds, seed)
+    label_norm = _norm(lg) if lg is not None else (0.0, 1.0)
+    lg_z = (lg - label_norm[0]) / label_norm[1] if lg is not None else np.zeros(n)
+    label_weights = LABEL_WEIGHTS if lg is not None else (0.0,)
     # Repeated k-fold: small workloads give noisy APGR, and a noisy pick overfits the choice itself.
-    totals: dict[tuple[float, float, float, float], float] = {}
+    totals: dict[tuple[float, float, float, float, float], float] = {}
     repeats = CV_REPEATS if n < 2000 else 1
     for rep in range(repeats):
         gains = {c: np.zeros(n) for c in C_GRID}
@@ -120,12 +162,16 @@ def fit_expert(name: str, x: np.ndarray, vecs: np.ndarray, data: RoutingData, si
                     lin = (1 - blend) * g + blend * k
                     lin = (lin - lin.mean()) / (lin.std() or 1.0)
                     for wk in KNN_WEIGHTS:
-                        score = _by_source_apgr((1 - wk) * lin + wk * kn_z, data, pair, rows)
-                        key = (c, a, blend, wk)
-                        totals[key] = totals.get(key, 0.0) + score / repeats
-    (c, a, blend, wk), cv_apgr = max(totals.items(), key=lambda kv: kv[1])
+                        for wl in label_weights:
+                            if wk + wl > 1 + 1e-9:
+                                continue
+                            need = (1 - wk - wl) * lin + wk * kn_z + wl * lg_z
+                            key = (c, a, blend, wk, wl)
+                            totals[key] = totals.get(key, 0.0) + _by_source_apgr(need, data, pair, rows) / repeats
+    (c, a, blend, wk, wl), cv_apgr = max(totals.items(), key=lambda kv: kv[1])
     if log:
-        log(f"{name}: cross-validated APGR {cv_apgr:.4f} with C={c} alpha={a} blend={blend} knn={wk}")
+        log(f"{name}: cross-validated APGR {cv_apgr:.4f} with C={c} alpha={a} blend={blend} knn={wk} label={wl}")
+    head = fit_label_head(vecs, data.labels, gain_all) if wl > 0 else None
     qw = np.zeros((len(data.models), x.shape[1]))
     qb = np.zeros(len(data.models))
     for j in range(len(data.models)):
@@ -134,14 +180,17 @@ def fit_expert(name: str, x: np.ndarray, vecs: np.ndarray, data: RoutingData, si
     q = 1 / (1 + np.exp(-(x @ qw.T + qb)))
     ex = Expert(name=name, quality_w=qw, quality_b=qb, cost_w=cw, cost_b=cb, gain_norm=_norm(q[:, si] - q[:, wi]),
                 cost_norm=_norm(x @ cw + cb), blend=blend, train_needs=np.zeros(0),
-                info={"rows": n, "C": c, "alpha": a, "blend": blend, "knn_weight": wk, "cv_apgr": round(cv_apgr, 4),
-                      "folds": folds},
+                info={"rows": n, "C": c, "alpha": a, "blend": blend, "knn_weight": wk, "label_weight": wl,
+                      "cv_apgr": round(cv_apgr, 4), "folds": folds},
                 knn_vecs=vecs if wk > 0 else None, knn_gain=gain_all if wk > 0 else None, knn_k=knn_k,
-                knn_weight=wk, knn_norm=knn_norm)
+                knn_weight=wk, knn_norm=knn_norm, label_w=head[0] if head else None,
+                label_b=head[1] if head else None, label_gains=head[2] if head else None,
+                label_weight=wl if head else 0.0, label_norm=label_norm)
     lin = ex.linear(x.astype(np.float32), si, wi)
     ex.lin_norm = _norm(lin)
     # Calibrate quantiles on the leave-one-out vote, as new prompts will see it (not on self-matches).
-    ex.train_needs = np.sort((1 - wk) * (lin - ex.lin_norm[0]) / ex.lin_norm[1] + wk * kn_z)
+    wl = ex.label_weight
+    ex.train_needs = np.sort((1 - wk - wl) * (lin - ex.lin_norm[0]) / ex.lin_norm[1] + wk * kn_z + wl * lg_z)
     return ex
 
 
