@@ -3,9 +3,14 @@
 Fill a fresh in-process cache with every q1 (each with its own answer), then look up every q2. A hit
 is correct when it returns the answer stored for this pair's q1 and the pair is a duplicate; any
 other hit is a false hit. Pairs whose q1 text is identical to another pair's q1 share one cache
-entry (the cache cannot tell two identical requests apart): the answer stored for that text counts
-as the pair's own. Likewise a q2 whose text is exactly some q1 gets that q1's answer, which is the
-answer to the very question asked: counted correct.
+entry (the cache cannot store two answers for one request): the answer stored for that text is the
+answer to the pair's own q1 and counts as its own.
+
+QQP reuses questions across pairs: about 4% of q2 texts are, word for word, some *other* pair's q1.
+The exact layer answers those with that pair's answer, which the protocol counts as a false hit
+(``exact_repeat_false_hits`` reports how many, so the semantic layer's own errors can be told
+apart). ``count_exact_repeats_correct=True`` is a deliberate deviation from the protocol, off by
+default: it counts such a hit as correct, since it answers the very text asked.
 """
 
 from __future__ import annotations
@@ -51,7 +56,8 @@ def _answer(i: int) -> ChatResponse:
 
 
 async def evaluate_pairs(pairs: list[Pair], cfg: CacheConfig, embedder: Embedder | None = None,
-                         progress: Callable[[str], None] | None = None) -> dict:
+                         progress: Callable[[str], None] | None = None,
+                         count_exact_repeats_correct: bool = False) -> dict:
     emb = embedder or default_embedder()
     cfg = msgspec.structs.replace(cfg, enabled=True, backend="memory", sqlite_path="",
                                   max_entries=max(cfg.max_entries, len(pairs) + 1))
@@ -69,7 +75,7 @@ async def evaluate_pairs(pairs: list[Pair], cfg: CacheConfig, embedder: Embedder
         await cache.store(_request(text), ctx, _answer(i))
     if progress:
         progress(f"filled {len(pairs)} entries")
-    hits = correct = false_hits = 0
+    hits = correct = false_hits = repeat_false = 0
     lat: list[float] = []
     for j, p in enumerate(pairs):
         t0 = time.perf_counter()
@@ -79,16 +85,19 @@ async def evaluate_pairs(pairs: list[Pair], cfg: CacheConfig, embedder: Embedder
             continue
         hits += 1
         got = int(hit.response.choices[0].message.content or -1)
-        if q1[got] == normalise_text(p.q2) or (p.duplicate and q1[got] == q1[j]):
+        repeat = q1[got] == normalise_text(p.q2) and q1[got] != q1[j]
+        if (p.duplicate and q1[got] == q1[j]) or (repeat and count_exact_repeats_correct):
             correct += 1
         else:
             false_hits += 1
+            repeat_false += repeat
     await cache.close()
     n = len(pairs)
     ndup = sum(p.duplicate for p in pairs)
     lat.sort()
     return {
         "pairs": n, "duplicates": ndup, "hits": hits, "correct_hits": correct, "false_hits": false_hits,
+        "exact_repeat_false_hits": repeat_false,
         "hit_rate": hits / n if n else 0.0,
         "precision": correct / hits if hits else 1.0,
         "recall": correct / ndup if ndup else 0.0,
