@@ -152,8 +152,9 @@ class Usage(Struct):
     total_tokens: int = 0
 
 
-class ResponseMessage(Struct, omit_defaults=True, kw_only=True):
-    content: str | None  # required, so it is always encoded (null for a pure tool call)
+class ResponseMessage(Struct, kw_only=True):
+    # Every field is always encoded, as OpenAI does (role, content null for a pure tool call, refusal).
+    content: str | None
     role: Literal["assistant"] = "assistant"
     tool_calls: list[ToolCall] | None = None
     refusal: str | None = None

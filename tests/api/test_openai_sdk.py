@@ -139,3 +139,16 @@ def test_embeddings_and_models(client: openai.OpenAI) -> None:
     assert len(e.data) == 2 and len(e.data[0].embedding) > 0
     ids = {m.id for m in client.models.list()}
     assert {"auto", "premium", "standard", "specialist", "claude-opus-4", "sonnet"} <= ids
+
+
+def test_wire_shape_matches_openai(gateway: GatewayProcess) -> None:
+    """The raw JSON, not just what a lenient SDK accepts: the fields OpenAI always sends are there."""
+    import httpx
+
+    body = httpx.post(gateway.url + "/v1/chat/completions", headers=gateway.headers(), timeout=30,
+                      json={"model": "gpt-4o", "messages": ask("hello (wire shape)")}).json()
+    assert body["object"] == "chat.completion" and body["id"] and isinstance(body["created"], int)
+    choice = body["choices"][0]
+    assert set(choice) >= {"index", "message", "finish_reason", "logprobs"}
+    assert choice["message"]["role"] == "assistant" and "refusal" in choice["message"]
+    assert set(body["usage"]) >= {"prompt_tokens", "completion_tokens", "total_tokens"}

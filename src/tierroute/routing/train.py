@@ -16,12 +16,15 @@ from sklearn.model_selection import KFold
 from tierroute.embedding import Embedder
 from tierroute.routing.dataset import RoutingData
 from tierroute.routing.evaluate import evaluate, pick_pair
-from tierroute.routing.features import prompt_features
+from tierroute.routing.features import NAMES, prompt_features
 from tierroute.routing.learned import Expert, TrainedRouter, knn_mean, label_gain
 
 C_GRID = (0.001, 0.003)
-ALPHA_GRID = (300.0,)
-BLEND_GRID = (0.0, 0.25, 0.5)
+# The difficulty proxy (log cost of the strong answer, i.e. its length) from every input, or from the
+# hand features alone: on word problems the count of quantities and steps predicts it better than a
+# 384-d embedding fitted on a few hundred rows.
+COST_GRID = ((300.0, "all"), (10.0, "hand"))
+BLEND_GRID = (0.0, 0.25, 0.5, 0.7)
 MIN_EXPERT_ROWS = 150  # a source with fewer rows is learned by the catch-all expert only
 GATE_C = 0.1
 CV_REPEATS = 3
@@ -58,10 +61,14 @@ def _fit_quality(x: np.ndarray, y: np.ndarray, c: float) -> tuple[np.ndarray, fl
     return lr.coef_[0], float(lr.intercept_[0])
 
 
-def _fit_cost(x: np.ndarray, cost: np.ndarray, alpha: float) -> tuple[np.ndarray, float]:
+def _fit_cost(x: np.ndarray, cost: np.ndarray, spec: tuple[float, str]) -> tuple[np.ndarray, float]:
+    alpha, inputs = spec
+    cols = np.arange(x.shape[1]) if inputs == "all" else np.arange(x.shape[1] - len(NAMES), x.shape[1])
     ok = ~np.isnan(cost)
-    r = Ridge(alpha=alpha).fit(x[ok], np.log(np.maximum(cost[ok], 1e-9)))
-    return r.coef_, float(r.intercept_)
+    r = Ridge(alpha=alpha).fit(x[ok][:, cols], np.log(np.maximum(cost[ok], 1e-9)))
+    w = np.zeros(x.shape[1])
+    w[cols] = r.coef_
+    return w, float(r.intercept_)
 
 
 def _norm(v: np.ndarray) -> tuple[float, float]:
@@ -141,22 +148,22 @@ def fit_expert(name: str, x: np.ndarray, vecs: np.ndarray, data: RoutingData, si
     lg_z = (lg - label_norm[0]) / label_norm[1] if lg is not None else np.zeros(n)
     label_weights = LABEL_WEIGHTS if lg is not None else (0.0,)
     # Repeated k-fold: small workloads give noisy APGR, and a noisy pick overfits the choice itself.
-    totals: dict[tuple[float, float, float, float, float], float] = {}
+    totals: dict[tuple, float] = {}
     repeats = CV_REPEATS if n < 2000 else 1
     for rep in range(repeats):
         gains = {c: np.zeros(n) for c in C_GRID}
-        costp = {a: np.zeros(n) for a in ALPHA_GRID}
+        costp = {a: np.zeros(n) for a in COST_GRID}
         for tr, te in KFold(folds, shuffle=True, random_state=seed + rep).split(x):
             for c in C_GRID:
                 ws, bs = _fit_quality(x[tr], data.scores[tr, si], c)
                 ww, bw = _fit_quality(x[tr], data.scores[tr, wi], c)
                 gains[c][te] = 1 / (1 + np.exp(-(x[te] @ ws + bs))) - 1 / (1 + np.exp(-(x[te] @ ww + bw)))
-            for a in ALPHA_GRID:
+            for a in COST_GRID:
                 w, b = _fit_cost(x[tr], data.costs[tr, si], a)
                 costp[a][te] = x[te] @ w + b
         for c in C_GRID:
             g = (gains[c] - gains[c].mean()) / (gains[c].std() or 1.0)
-            for a in ALPHA_GRID:
+            for a in COST_GRID:
                 k = (costp[a] - costp[a].mean()) / (costp[a].std() or 1.0)
                 for blend in BLEND_GRID:
                     lin = (1 - blend) * g + blend * k
@@ -170,7 +177,7 @@ def fit_expert(name: str, x: np.ndarray, vecs: np.ndarray, data: RoutingData, si
                             totals[key] = totals.get(key, 0.0) + _by_source_apgr(need, data, pair, rows) / repeats
     (c, a, blend, wk, wl), cv_apgr = max(totals.items(), key=lambda kv: kv[1])
     if log:
-        log(f"{name}: cross-validated APGR {cv_apgr:.4f} with C={c} alpha={a} blend={blend} knn={wk} label={wl}")
+        log(f"{name}: cross-validated APGR {cv_apgr:.4f} with C={c} cost={a} blend={blend} knn={wk} label={wl}")
     head = fit_label_head(vecs, data.labels, gain_all) if wl > 0 else None
     qw = np.zeros((len(data.models), x.shape[1]))
     qb = np.zeros(len(data.models))
@@ -180,7 +187,7 @@ def fit_expert(name: str, x: np.ndarray, vecs: np.ndarray, data: RoutingData, si
     q = 1 / (1 + np.exp(-(x @ qw.T + qb)))
     ex = Expert(name=name, quality_w=qw, quality_b=qb, cost_w=cw, cost_b=cb, gain_norm=_norm(q[:, si] - q[:, wi]),
                 cost_norm=_norm(x @ cw + cb), blend=blend, train_needs=np.zeros(0),
-                info={"rows": n, "C": c, "alpha": a, "blend": blend, "knn_weight": wk, "label_weight": wl,
+                info={"rows": n, "C": c, "alpha": a[0], "cost_inputs": a[1], "blend": blend, "knn_weight": wk, "label_weight": wl,
                       "cv_apgr": round(cv_apgr, 4), "folds": folds},
                 knn_vecs=vecs if wk > 0 else None, knn_gain=gain_all if wk > 0 else None, knn_k=knn_k,
                 knn_weight=wk, knn_norm=knn_norm, label_w=head[0] if head else None,
