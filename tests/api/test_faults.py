@@ -39,6 +39,7 @@ def ask(text: str) -> list[dict]:
     ("429", "gpt-4.1", "gpt-4.1", "gpt-4o"),
     ("malformed", "deepseek-v3", "deepseek/deepseek-chat-v3-0324:free", "qwen-2.5-coder"),
     ("timeout", "gemini-2.0-flash", "gemini-2.0-flash", "mistral-small"),
+    ("503", "qwq-32b", "qwen/qwq-32b", "deepseek-v3"),
 ])
 def test_fault_on_primary_falls_back(client: openai.OpenAI, fault: str, primary: str, vendor_id: str,
                                      fallback: str) -> None:
