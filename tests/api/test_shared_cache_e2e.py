@@ -8,6 +8,7 @@ import time
 
 import httpx
 import pytest
+
 from gateway_process import GatewayProcess, SimThread, provider_env, write_config
 
 
