@@ -92,5 +92,6 @@ def test_every_candidate_down_gives_one_clear_error(gateway: GatewayProcess, sim
         assert r.status_code in (502, 503)
         msg = r.json()["error"]["message"]
         assert "mistral/mistral-large" in msg and "mistral/mistral-small" in msg
+        assert int(r.headers["x-tierroute-attempts"]) >= 2 and r.headers["x-request-id"]
     finally:
         sim.reset()

@@ -7,10 +7,8 @@ import logging
 import msgspec
 from aiohttp import web
 
-from tierroute.api.auth import authenticate
-from tierroute.api.errors import error_response, invalid_body, read_body
-from tierroute.api.exchange import Exchange
-from tierroute.api.keys import GATEWAY
+from tierroute.api.errors import error_response, invalid_body
+from tierroute.api.exchange import run_exchange
 from tierroute.errors import TierrouteError
 from tierroute.types import ChatRequest, ChatResponse
 
@@ -28,17 +26,12 @@ def decode_chat(body: bytes) -> ChatRequest:
 
 
 async def chat_completions(request: web.Request) -> web.StreamResponse:
-    gw = request.app[GATEWAY]
-    try:
-        caller = authenticate(request, gw)
-        req = decode_chat(await read_body(request))
-        ex = Exchange(gw, request.headers, req, "chat", caller)
-        result = await ex.run()
-    except TierrouteError as e:
-        return error_response(e)
+    headers, _, result = await run_exchange(request, decode_chat, "chat")
+    if isinstance(result, TierrouteError):
+        return error_response(result, headers)
     if isinstance(result, ChatResponse):
-        return web.Response(body=_encode(result), headers=ex.headers, content_type="application/json")
-    resp = web.StreamResponse(headers={**ex.headers, **SSE_HEADERS})
+        return web.Response(body=_encode(result), headers=headers, content_type="application/json")
+    resp = web.StreamResponse(headers={**headers, **SSE_HEADERS})
     await resp.prepare(request)
     try:
         async for chunk in result:
@@ -47,10 +40,10 @@ async def chat_completions(request: web.Request) -> web.StreamResponse:
     except TierrouteError as e:
         # Past the first byte there is no falling back: end with an error event (OpenAI SDKs raise on
         # it), never with a clean [DONE] that would pass a cut answer off as complete.
-        log.warning("stream %s broke after its first chunk: %s", ex.request_id, e.message)
+        log.warning("stream %s broke after its first chunk: %s", headers["X-Request-Id"], e.message)
         await resp.write(b"data: " + _encode(e.body()) + b"\n\n")
     except ConnectionResetError:
-        log.info("client left stream %s", ex.request_id)
+        log.info("client left stream %s", headers["X-Request-Id"])
     finally:
         await result.finish()
     return resp

@@ -11,11 +11,15 @@ import asyncio
 import logging
 import os
 import time
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 import msgspec
+from aiohttp import web
 
+from tierroute.api.auth import authenticate
+from tierroute.api.errors import read_body
+from tierroute.api.keys import GATEWAY
 from tierroute.cache import CacheContext, parse_cache_controls, replay_chunks
 from tierroute.errors import BudgetExceeded, PermissionDenied, ProviderError, TierrouteError
 from tierroute.execution.run import Done, Failed, Opened
@@ -340,3 +344,24 @@ class ChunkRelay:
                 id=ex.request_id, created=int(ex.ts), model=done.deployment.model,
                 choices=[Choice(index=0, message=ResponseMessage(content=text), finish_reason=self.finish_reason)],
                 usage=Usage(prompt_tokens=prompt, completion_tokens=completion, total_tokens=prompt + completion)))
+
+
+Result = ChatResponse | ChunkRelay | CachedRelay | TierrouteError
+
+
+async def run_exchange(request: web.Request, decode: Callable[[bytes], ChatRequest], endpoint: str
+                       ) -> tuple[dict[str, str], ChatRequest | None, Result]:
+    """Authenticate, decode and run one chat request for a dialect handler. Returns the response
+    headers (request id, who answered, attempts: on errors too), the request, and the answer or the
+    error to send."""
+    gw = request.app[GATEWAY]
+    headers: dict[str, str] = {}
+    req = None
+    try:
+        caller = authenticate(request, gw)
+        req = decode(await read_body(request))
+        ex = Exchange(gw, request.headers, req, endpoint, caller)
+        headers = ex.headers
+        return headers, req, await ex.run()
+    except TierrouteError as e:
+        return headers, req, e

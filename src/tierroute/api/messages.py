@@ -15,10 +15,7 @@ from tierroute.api.anthropic_inbound import (
     error_status,
     stream_events,
 )
-from tierroute.api.auth import authenticate
-from tierroute.api.errors import read_body
-from tierroute.api.exchange import Exchange
-from tierroute.api.keys import GATEWAY
+from tierroute.api.exchange import run_exchange
 from tierroute.errors import TierrouteError
 from tierroute.types import ChatResponse
 
@@ -31,25 +28,21 @@ def _error(e: TierrouteError, headers: dict[str, str] | None = None) -> web.Resp
 
 
 async def messages(request: web.Request) -> web.StreamResponse:
-    gw = request.app[GATEWAY]
-    try:
-        caller = authenticate(request, gw)
-        req = decode_messages_request(await read_body(request))
-        ex = Exchange(gw, request.headers, req, "messages", caller)
-        result = await ex.run()
-    except TierrouteError as e:
-        return _error(e)
+    headers, req, result = await run_exchange(request, decode_messages_request, "messages")
+    if isinstance(result, TierrouteError):
+        return _error(result, headers)
+    assert req is not None  # an answer implies a decoded request
     if isinstance(result, ChatResponse):
-        return web.Response(body=encode_message(result, req.model), headers=ex.headers,
+        return web.Response(body=encode_message(result, req.model), headers=headers,
                             content_type="application/json")
-    resp = web.StreamResponse(headers={**ex.headers, "Content-Type": "text/event-stream",
+    resp = web.StreamResponse(headers={**headers, "Content-Type": "text/event-stream",
                                        "Cache-Control": "no-cache"})
     await resp.prepare(request)
     try:
         async for event in stream_events(result.__aiter__(), req.model):
             await resp.write(event)
     except ConnectionResetError:
-        log.info("client left stream %s", ex.request_id)
+        log.info("client left stream %s", headers["X-Request-Id"])
     finally:
         await result.finish()
     return resp
