@@ -77,7 +77,7 @@ def candidates(pairs: list[Pair], v1: np.ndarray, v2: np.ndarray):
                 if i not in prof1:
                     prof1[i] = profile(normalise_text(pairs[i].q1))
             feats = candidate_features(q, [(prof1[i], cos) for i, cos in found], FLOOR)
-            for (i, cos), f in zip(found, feats, strict=True):
+            for (i, cos), f in zip(found[: len(feats)], feats, strict=True):  # the scored nearest ones
                 rows.append((i, cos, f, normalise_text(pairs[i].q1) == own and p.duplicate))
         out.append(rows)
     return out
@@ -199,10 +199,11 @@ def main() -> None:
     ap.add_argument("--out", default="src/tierroute/cache/calibration.json")
     ap.add_argument("--emb-cache", default="/tmp")
     ap.add_argument("--paraphrase-weight", type=int, default=PARAPHRASE_WEIGHT)
-    ap.add_argument("--hidden", type=int, default=16)
+    ap.add_argument("--hidden", type=int, default=32)
+    ap.add_argument("--alpha", type=float, default=1e-2)
     args = ap.parse_args()
     data = load(args.data, args.emb_cache)
-    cal = fit(data, args.paraphrase_weight, args.hidden)
+    cal = fit(data, args.paraphrase_weight, args.hidden, args.alpha)
     cal["operating_points"], lines = evaluate(data, cal)
     Path(args.out).write_text(json.dumps(cal, indent=1) + "\n")
     for line in lines:

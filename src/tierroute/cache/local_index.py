@@ -12,6 +12,21 @@ from .guards import TextProfile, profile
 from .index import VectorIndex
 
 
+class _LazyProfile:
+    """Stands in for a TextProfile and computes it when an attribute is first read."""
+
+    __slots__ = ("_profile", "_text")
+
+    def __init__(self, text: str) -> None:
+        self._text = text
+        self._profile: TextProfile | None = None
+
+    def __getattr__(self, name: str):
+        if self._profile is None:
+            self._profile = profile(self._text)
+        return getattr(self._profile, name)
+
+
 class LocalIndex:
     def __init__(self, dim: int, max_entries: int) -> None:
         self.dim = dim
@@ -91,9 +106,11 @@ class LocalIndex:
         return out
 
     def profile_of(self, e: CacheEntry) -> TextProfile:
+        """The guards' view of a cached turn, computed on first use: the policy reads only the
+        nearest candidates' profiles, so the others are never computed."""
         p = self._profiles.get(e.id)
         if p is None:
-            p = self._profiles[e.id] = profile(e.text or "")
+            p = self._profiles[e.id] = _LazyProfile(e.text or "")  # type: ignore[assignment]
         return p
 
     def expired(self, now: float) -> list[str]:
