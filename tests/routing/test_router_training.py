@@ -182,3 +182,77 @@ def test_missing_router_file_is_a_config_error(tmp_path: Path, settings, rules) 
     with pytest.raises(ConfigError) as e:
         Router(settings, rules, RoutingConfig(router=str(tmp_path / "nope.npz")))
     assert e.value.key == "routing.router" and "router train" in e.value.fix
+
+
+def labelled_rows(seed: int, n: int) -> list[dict]:
+    """Toy rows whose `source` names a fine label ("toy/hard", "toy/easy"), as MMLU names its subject."""
+    out = rows(seed, n)
+    for r in out:
+        r["source"] = "toy/hard" if r["models"]["small"]["score"] == 0.0 else "toy/easy"
+    return out
+
+
+def test_dataset_keeps_the_fine_label(tmp_path: Path) -> None:
+    d = load_data([write(tmp_path / "l.jsonl", labelled_rows(1, 6))])
+    assert set(d.sources) == {"toy"}  # experts are per source
+    assert set(d.labels) == {"toy/hard", "toy/easy"}  # the label head learns the finer kind
+    assert d.subset(np.array([0, 1])).labels == d.labels[:2]
+
+
+def test_label_head_learns_which_kind_gains(tmp_path: Path, monkeypatch) -> None:
+    import tierroute.routing.train as train
+    from tierroute.embedding import default_embedder
+
+    d = load_data([write(tmp_path / "l.jsonl", labelled_rows(5, 48))])
+    emb = default_embedder()
+    vecs = emb.embed(d.texts)
+    gain = d.scores[:, 0] - d.scores[:, 1]
+    head = train.fit_label_head(vecs, d.labels, gain)
+    assert head is not None
+    w, b, gains = head
+    # two labels: hard rows gained 1 from the big model, easy rows 0; shrunk towards the mean 0.5
+    assert sorted(np.round(gains, 3)) == pytest.approx([0.5 * 5 / (24 + 5), 1 - 0.5 * 5 / (24 + 5)], abs=1e-3)
+    new = emb.embed(["Compute 31 * 17 + 250, then divide the result by 6 and give the remainder.",
+                     "Say hello to my friend Maria."])
+    hard, easy = train.label_gain(new, w, b, gains)
+    assert hard > easy + 0.3
+    assert train.fit_label_head(vecs, ["toy"] * len(d), gain) is None  # one label: nothing to learn
+
+    # Force the head into the router (its weight is normally cross-validated) and check the file keeps it.
+    monkeypatch.setattr(train, "LABEL_WEIGHTS", (0.7,))
+    router = train.train_router(d, vecs, embedder_name=emb.name, seed=1)
+    ex = router.experts[0]
+    assert ex.label_weight == 0.7 and len(ex.label_gains) == 2
+    path = tmp_path / "r.npz"
+    router.save(path)
+    again = TrainedRouter.load(path)
+    assert again.experts[0].label_weight == 0.7
+    np.testing.assert_allclose(again.need(new, ["a", "b"]), router.need(new, ["a", "b"]), atol=1e-6)
+    assert again.need(new[:1], ["x"])[0] > again.need(new[1:], ["x"])[0]
+
+
+def test_embedding_cache_reuses_vectors(tmp_path: Path, monkeypatch) -> None:
+    from tierroute.embedding import default_embedder
+    from tierroute.routing.train import embed_texts
+
+    class Counting:
+        """The real embedder, counting the texts it is asked to embed."""
+
+        def __init__(self) -> None:
+            self.inner = default_embedder()
+            self.name, self.dimension, self._max_tokens, self.calls = self.inner.name, 384, 128, 0
+
+        def embed(self, texts: list[str]) -> np.ndarray:
+            self.calls += len(texts)
+            return self.inner.embed(texts)
+
+    monkeypatch.setenv("TIERROUTE_EMBED_CACHE", str(tmp_path / "cache"))
+    e = Counting()
+    texts = ["What is 2 + 2?", "Name a prime number above 10."]
+    first = embed_texts(e, texts)
+    assert e.calls == 2 and len(list((tmp_path / "cache").glob("emb-*.npy"))) == 1
+    again = embed_texts(e, texts)
+    assert e.calls == 2  # served from the cache
+    np.testing.assert_array_equal(first, again)
+    embed_texts(e, texts[:1])  # other texts: another key
+    assert e.calls == 3

@@ -6,9 +6,12 @@ steps, a knowledge question by its subject), so the router is a small mixture of
 (multinomial logistic regression) recognises which kind of prompt it is, and each kind has an
 expert with two well-regularised linear heads: one logistic regression per model predicting "this
 model answers well" (score >= 0.5), and a ridge regression predicting the log cost of the strong
-model's answer (a long answer means many steps, i.e. a hard prompt). An expert's need score blends
-the predicted quality gain of the strong over the weak model with that difficulty proxy; every
-strength and the blend are cross-validated. Experts' scores are made comparable by mapping each
+model's answer (a long answer means many steps, i.e. a hard prompt), plus two votes over the
+embedding: the mean gain of the nearest training prompts, and the gain expected from the prompt's
+likely label (a softmax over the fine `source` labels of the training rows, e.g. the MMLU subject;
+only when the data names them). An expert's need score blends the predicted quality gain of the
+strong over the weak model, the difficulty proxy and the two votes; every strength and weight is
+cross-validated. Experts' scores are made comparable by mapping each
 onto its own training distribution (a quantile), then weighted by the gate.
 
 The file is a plain ``.npz`` of arrays plus a JSON header (no pickle: loading never runs code).

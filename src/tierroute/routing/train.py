@@ -1,13 +1,18 @@
 """Fit a ``TrainedRouter`` on labelled routing data, and score one on held-out data.
 
-Hyper-parameters (regularisation of both heads, the blend of quality gain and difficulty proxy)
-are chosen by k-fold cross-validation on the training rows, maximising APGR averaged over the
-data's sources (so a big source does not drown a small one).
+Hyper-parameters (regularisation of both heads, the inputs of the difficulty proxy, the blend of
+quality gain and difficulty proxy, and the weights of the neighbour and label votes) are chosen by
+k-fold cross-validation on the training rows only, maximising APGR averaged over the data's sources
+(so a big source does not drown a small one). The label vote is scored out of fold, like the
+neighbour vote is leave-one-out, so its weight is chosen on what unseen prompts will see.
 """
 
 from __future__ import annotations
 
+import hashlib
+import os
 from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
 from sklearn.linear_model import LogisticRegression, Ridge
@@ -38,6 +43,28 @@ MIN_LABEL_ROWS = 5
 
 def embed_texts(embedder: Embedder, texts: list[str], batch: int = 64,
                 progress: Callable[[int, int], None] | None = None) -> np.ndarray:
+    """Embeddings of ``texts``; with ``TIERROUTE_EMBED_CACHE=DIR`` they are kept in DIR, keyed by the
+    embedder and the exact texts, so repeated train/eval runs on the same files embed once."""
+    cache_dir = os.environ.get("TIERROUTE_EMBED_CACHE")
+    path = None
+    if cache_dir:
+        h = hashlib.sha256(f"{embedder.name}/{getattr(embedder, '_max_tokens', '')}".encode())
+        for t in texts:
+            h.update(t.encode("utf-8", "surrogatepass") + b"\x00")
+        path = Path(cache_dir) / f"emb-{h.hexdigest()[:24]}.npy"
+        if path.exists():
+            return np.load(path, allow_pickle=False)
+    vecs = _embed_batches(embedder, texts, batch, progress)
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".{os.getpid()}.tmp.npy")
+        np.save(tmp, vecs)
+        os.replace(tmp, path)
+    return vecs
+
+
+def _embed_batches(embedder: Embedder, texts: list[str], batch: int,
+                   progress: Callable[[int, int], None] | None) -> np.ndarray:
     out = []
     for i in range(0, len(texts), batch):
         out.append(embedder.embed(texts[i:i + batch]))
