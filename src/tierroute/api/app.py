@@ -26,8 +26,8 @@ def create_app(gw: Gateway) -> web.Application:
     app.router.add_post("/v1/embeddings", models.embeddings)
     app.router.add_get("/v1/models", models.list_models)
     app.router.add_get("/health/liveness", health.liveness)
-    app.router.add_get("/health/readiness", health.readiness)
-    app.router.add_get("/health", health.health)
+    app.router.add_get("/health/readiness", guarded(health.readiness))
+    app.router.add_get("/health", guarded(health.health))
     for mount in gw.extra_routes():
         app.router.add_routes([web.RouteDef(r.method, r.path, guarded(r.handler, browser=r.path.startswith("/ui")),
                                             r.kwargs) for r in mount])

@@ -8,10 +8,8 @@ import time
 import msgspec
 from aiohttp import web
 
-from tierroute.api.auth import require_key
-from tierroute.api.errors import error_response
 from tierroute.api.keys import GATEWAY
-from tierroute.errors import ProviderError, TierrouteError
+from tierroute.errors import ProviderError
 from tierroute.providers import get_adapter
 from tierroute.types import CallInfo, ChatRequest, Deployment, Message
 
@@ -27,11 +25,8 @@ async def liveness(request: web.Request) -> web.Response:
 
 
 async def readiness(request: web.Request) -> web.Response:
+    """Behind the master key (mounted with ``auth.guarded``), like ``health``."""
     gw = request.app[GATEWAY]
-    try:
-        require_key(request, gw.master_key)
-    except TierrouteError as e:
-        return error_response(e)
     stores = await gw.ready()
     ok = all(v is True or (isinstance(v, dict) and v.get("ok", True)) for v in stores.values())
     return _json({"status": "ready" if ok else "degraded", "stores": stores,
@@ -55,10 +50,6 @@ async def _probe(dep: Deployment, model_kind: str) -> dict[str, object]:
 
 async def health(request: web.Request) -> web.Response:
     gw = request.app[GATEWAY]
-    try:
-        require_key(request, gw.master_key)
-    except TierrouteError as e:
-        return error_response(e)
     probe = request.query.get("probe", "").lower() in ("1", "true", "yes")
     deps = [(d, m.kind) for m in gw.catalog.models.values() if m.enabled for d in m.deployments]
     probes = await asyncio.gather(*(_probe(d, k) for d, k in deps)) if probe else [None] * len(deps)
