@@ -9,6 +9,7 @@ from typing import Any
 import msgspec
 
 from tierroute.catalog import Catalog, ModelInfo
+from tierroute.routing.select import DeploymentGate, rank_by_price
 from tierroute.types import ChatRequest, Classification, ImagePart, ImageURL, Message, TextPart
 from tierroute.usage.reports import usage_summary
 
@@ -50,6 +51,9 @@ def default_model_for(catalog: Catalog, task: str) -> ModelInfo:
     return (fit or standard)[0]
 
 
+EXPECTED_OUTPUT_TOKENS = 500  # as routing.expected_output_tokens defaults
+
+
 def rules_model_for(
     rules: Any, catalog: Catalog, task: str, complexity: float, prompt_tokens: int
 ) -> tuple[ModelInfo, str] | None:
@@ -68,8 +72,12 @@ def rules_model_for(
             if resolved is not None and catalog.models[resolved].enabled:
                 return catalog.models[resolved], f"rule:{rule.name}"
         return None
+    # The router's own ranking (price, then the task among the model's strengths), so the calculator
+    # names the model a live request would get.
     tier = catalog.tier(rule.tier)
-    return (tier[0], f"rule:{rule.name}") if tier else None
+    costs = {m.name: m.cost(prompt_tokens, EXPECTED_OUTPUT_TOKENS) for m in tier}
+    ranked = rank_by_price(tier, costs, DeploymentGate(), task)
+    return (ranked[0], f"rule:{rule.name}") if ranked else None
 
 
 def calculate(
