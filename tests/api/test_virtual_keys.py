@@ -57,13 +57,16 @@ def test_no_cache_key_never_hits(gw: GatewayProcess) -> None:
 
 
 def test_budget_stops_spending(gw: GatewayProcess) -> None:
-    _, k = make_key(gw, "--name", "small", "--budget-usd", "0.0000001", "--period", "day")
+    key_id, k = make_key(gw, "--name", "small", "--budget-usd", "0.0000001", "--period", "day")
     first = chat(gw, k, "Explain quicksort. (budget)", model="claude-opus-4")
     assert first.status_code == 200
     second = chat(gw, k, "Explain mergesort. (budget)", model="claude-opus-4")
     assert second.status_code == 429
     err = second.json()["error"]
     assert err["type"] == "insufficient_quota" and "budget" in err["message"]
+    rows = httpx.get(gw.url + "/admin/usage", params={"by": "key"}, headers=gw.headers()).json()["data"]
+    row = next(r for r in rows if r["key"] == key_id)
+    assert row["requests"] == 2 and row["errors"] == 1  # the refusal is recorded too
 
 
 def test_model_allow_list(gw: GatewayProcess) -> None:

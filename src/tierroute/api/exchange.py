@@ -64,8 +64,6 @@ class Exchange:
         self.t0 = time.perf_counter()
         self.ts = time.time()
         self.hints = parse_hints(headers, req.metadata)
-        if caller is not None:
-            self._admit(caller)
         self.cache_ctx: CacheContext | None = None
         if gw.cache is not None and (caller is None or caller.cache):
             route = req.model if self.hints.task is None else f"{req.model}|{self.hints.task}|{self.hints.complexity}"
@@ -93,6 +91,12 @@ class Exchange:
 
     async def run(self) -> ChatResponse | ChunkRelay:
         gw, req = self.gw, self.req
+        if self.caller is not None:
+            try:
+                self._admit(self.caller)
+            except TierrouteError as e:  # a refusal is a request too: it gets its usage record
+                self._record_failure(e, [])
+                raise
         if self.cache_ctx is not None:
             hit = await gw.cache.lookup(req, self.cache_ctx)  # type: ignore[union-attr]
             if hit is not None:
