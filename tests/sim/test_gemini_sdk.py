@@ -1,16 +1,14 @@
-"""The Gemini dialect through Google's own ``google-genai`` SDK (skipped where it is not installed)."""
+"""The Gemini dialect through Google's own ``google-genai`` SDK (a test dependency: never skipped)."""
 
 from __future__ import annotations
 
 from typing import Any
 
 import pytest
+from google import genai
+from google.genai import errors, types
 
 from .conftest import KEY, ThreadedSim
-
-genai = pytest.importorskip("google.genai")
-types = pytest.importorskip("google.genai.types")
-errors = pytest.importorskip("google.genai.errors")
 
 
 @pytest.fixture
