@@ -34,6 +34,7 @@ class TierrouteError(Exception):
     status = 500
     type = "server_error"
     code: str | None = None
+    retry_after: float | None = None  # seconds; set by the errors that know (429s, all attempts spent)
 
     def __init__(self, message: str, *, param: str | None = None, code: str | None = None) -> None:
         super().__init__(message)
@@ -46,7 +47,10 @@ class TierrouteError(Exception):
         return {"error": {"message": self.message, "type": self.type, "param": self.param, "code": self.code}}
 
     def headers(self) -> dict[str, str]:
-        return {}
+        """Retry-After (whole seconds, at least 1) for any error that knows when to try again."""
+        if self.retry_after is None:
+            return {}
+        return {"Retry-After": str(max(1, int(self.retry_after + 0.999)))}
 
 
 # ---------------------------------------------------------------------------- the caller's fault
@@ -101,11 +105,6 @@ class QuotaExhausted(RequestError):
     def __init__(self, message: str, *, retry_after: float | None = None, **kw: Any) -> None:
         super().__init__(message, **kw)
         self.retry_after = retry_after
-
-    def headers(self) -> dict[str, str]:
-        if self.retry_after is None:
-            return {}
-        return {"Retry-After": str(max(1, int(self.retry_after + 0.999)))}
 
 
 # ---------------------------------------------------------------------------- the vendor's answer
@@ -203,8 +202,3 @@ class AllAttemptsFailed(TierrouteError):
             self.status = 503
         else:
             self.status = 502
-
-    def headers(self) -> dict[str, str]:
-        if self.retry_after is None:
-            return {}
-        return {"Retry-After": str(max(1, int(self.retry_after + 0.999)))}
