@@ -89,7 +89,7 @@ class Exchange:
 
     # ------------------------------------------------------------------ the request path
 
-    async def run(self) -> ChatResponse | ChunkRelay:
+    async def run(self) -> ChatResponse | ChunkRelay | CachedRelay:
         gw, req = self.gw, self.req
         if self.caller is not None:
             try:
@@ -142,10 +142,11 @@ class Exchange:
         """Escalate to the next (stronger) model while the answer fails its checks."""
         task = plan.classification.task if plan.classification else "chat"
         order = [a.deployment.model for a in plan.attempts]
-        while (reason := await self._verdict(done, task, deadline)) is not None:
+        while True:
             pos = order.index(done.deployment.model)
             later = [a for a in plan.attempts[pos + 1:] if a.deployment.model != done.deployment.model]
-            if not later:
+            # The last model's answer stands whatever it is: judging it would only cost a judge call.
+            if not later or (reason := await self._verdict(done, task, deadline)) is None:
                 break
             # The cheap answer was paid for: its cost stays on this request's record.
             u = done.value.usage
@@ -165,7 +166,7 @@ class Exchange:
 
     async def _verdict(self, done: Done[ChatResponse], task: str, deadline: float) -> str | None:
         """Why this cascade answer must be escalated: the built-in checks, then the judge model if one
-        is configured (and the answer did not come from the last model, where escalation is moot)."""
+        is configured."""
         reason = check_answer(self.req, done.value, task)
         judge = self.gw.routing_cfg.cascade.judge_model
         if reason is not None or judge is None:
@@ -183,7 +184,7 @@ class Exchange:
         return await judge_answer(self.req, done.value, judge, send,
                                   max_tokens=self.gw.routing_cfg.cascade.judge_max_tokens)
 
-    def _from_cache(self, hit: Any) -> ChatResponse | ChunkRelay:
+    def _from_cache(self, hit: Any) -> ChatResponse | CachedRelay:
         self.headers["X-Tierroute-Cache"] = f"hit-{hit.kind}"
         if hit.similarity is not None:
             self.headers["X-Tierroute-Cache-Similarity"] = f"{hit.similarity:.4f}"
