@@ -50,10 +50,12 @@ def _rate_limits(settings: Settings) -> RateLimits:
     try:
         rl = load_rate_limits(str(path))
     except ValueError as e:
-        where, _, problem = str(e).partition(": ")
-        key, _, problem = problem.partition(": ") if problem.startswith(("deployments.", "providers.")) \
-            else ("", "", problem)
-        raise ConfigError(path, key, problem or str(e), "see the field list at the top of the shipped file") from None
+        # The loader says "FILE: [deployments.X.field: ]problem"; keep the key path apart from the problem.
+        problem = str(e).partition(": ")[2] or str(e)
+        key = ""
+        if problem.startswith(("deployments.", "providers.")) and ": " in problem:
+            key, _, problem = problem.partition(": ")
+        raise ConfigError(path, key, problem, "see the field list at the top of the shipped file") from None
     for dep_id in rl.deployments:
         provider, _, model = dep_id.partition("/")
         if provider not in settings.gateway.providers or model not in settings.catalog.models:
@@ -87,8 +89,7 @@ class Gateway:
         self.cache: ResponseCache | None = build_cache(self.cache_cfg) if self.cache_cfg.enabled else None
         # Built even when disabled: it then stores nothing but still feeds /metrics.
         self.usage: UsageRecorder = build_recorder(self.usage_cfg)
-        baseline = self.catalog.get(settings.gateway.baseline_model)
-        self.baseline = baseline
+        self.baseline = self.catalog.get(settings.gateway.baseline_model)
 
     async def start(self) -> None:
         if self.settings.offline:

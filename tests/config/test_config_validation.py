@@ -112,3 +112,20 @@ def test_master_key_required_off_loopback(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as e:
         load_settings(str(make_config(tmp_path)), environ={"TIERROUTE_HOST": "0.0.0.0"})
     assert e.value.key == "server.master_key" and "TIERROUTE_MASTER_KEY" in e.value.fix
+
+
+def test_rate_limit_for_unknown_deployment(tmp_path: Path) -> None:
+    path = make_config(tmp_path)
+    (path.parent / "rate_limits.yaml").write_text("deployments:\n  gemini/gemini-9-ultra: {rpm: 5}\n")
+    r = check(path)
+    assert r.returncode == 2
+    assert "rate_limits.yaml: deployments.gemini/gemini-9-ultra: no deployment" in r.stderr and "fix:" in r.stderr
+
+
+def test_bad_rate_limit_value(tmp_path: Path) -> None:
+    path = make_config(tmp_path)
+    (path.parent / "rate_limits.yaml").write_text("deployments:\n  gemini/gemini-2.0-flash: {rpm: -3}\n")
+    r = check(path)
+    assert r.returncode == 2
+    assert "deployments.gemini/gemini-2.0-flash.rpm = -3 is invalid" in r.stderr
+    assert not r.stderr.rstrip().splitlines()[0].endswith(":")
