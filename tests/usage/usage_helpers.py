@@ -72,6 +72,7 @@ def full_event() -> UsageEvent:
 async def drop_prefix(prefix: str) -> None:
     async with await psycopg.AsyncConnection.connect(PG_URL, autocommit=True) as conn:
         await conn.execute(f"DROP TABLE IF EXISTS {prefix}usage_events")
+        await conn.execute(f"DROP TABLE IF EXISTS {prefix}feedback")
         await conn.execute(f"DROP TABLE IF EXISTS {prefix}schema_version")
 
 

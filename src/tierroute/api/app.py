@@ -8,7 +8,7 @@ import signal
 
 from aiohttp import web
 
-from tierroute.api import chat, health, messages, models
+from tierroute.api import chat, feedback, health, messages, models
 from tierroute.api.auth import guarded
 from tierroute.api.keys import GATEWAY
 from tierroute.gateway import Gateway
@@ -25,6 +25,7 @@ def create_app(gw: Gateway) -> web.Application:
     app.router.add_post("/v1/messages", messages.messages)
     app.router.add_post("/v1/embeddings", models.embeddings)
     app.router.add_get("/v1/models", models.list_models)
+    app.router.add_post("/v1/feedback", feedback.feedback)
     app.router.add_get("/health/liveness", health.liveness)
     app.router.add_get("/health/readiness", guarded(health.readiness))
     app.router.add_get("/health", guarded(health.health))

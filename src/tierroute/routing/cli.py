@@ -1,5 +1,6 @@
 """``tierroute route`` (dry run: which model and why; nothing is sent) and ``tierroute router
-train`` / ``eval`` (the router trained on your own labelled data)."""
+train`` / ``eval`` (the router trained on your own labelled data, or on the gateway's usage log
+joined with feedback and cascade outcomes: ``--from-usage``)."""
 
 from __future__ import annotations
 
@@ -182,6 +183,99 @@ def _load(paths: tuple[str, ...]) -> Any:
         raise click.ClickException(str(e)) from None
 
 
+FROM_CONFIG = "@config"  # --from-usage given without a DB: the store the gateway's config names
+
+
+def _usage_cfg(db: str, table_prefix: str | None, settings: Any) -> Any:
+    from tierroute.usage.config import UsageConfig
+
+    if db == FROM_CONFIG:
+        cfg = settings.section("usage", UsageConfig)
+    elif db.startswith(("postgresql://", "postgres://")):
+        cfg = UsageConfig(database_url=db)
+    else:
+        cfg = UsageConfig(sqlite_path=db)
+    if table_prefix is not None:
+        cfg = msgspec.structs.replace(cfg, table_prefix=table_prefix)
+    if not cfg.database_url and not Path(cfg.sqlite_path).exists():
+        raise click.ClickException(f"no usage database at {cfg.sqlite_path}: give --from-usage a SQLite file or a "
+                                   "postgresql:// URL, or run from the gateway's directory")
+    return cfg
+
+
+def _from_usage(db: str, table_prefix: str | None, since: str | None, config: str | None, echo: Any) -> Any:
+    """RoutingData from the usage store, with an account of the records used and skipped."""
+    from tierroute.routing.usage_data import NotAUsageStore, load_usage
+    from tierroute.usage.reports import ReportError, parse_since
+
+    settings = _settings(config)  # the catalog prices the answers; the config may also name the store
+    cfg = _usage_cfg(db, table_prefix, settings)
+    try:
+        since_s = parse_since(since) if since else None
+    except ReportError as e:
+        raise click.BadParameter(str(e), param_hint="--usage-since") from None
+    where = cfg.database_url.split("@")[-1] if cfg.database_url else cfg.sqlite_path  # no password shown
+    try:
+        ud = load_usage(cfg, settings.catalog, since_s)
+    except NotAUsageStore as e:
+        raise click.ClickException(f"{where}: {e}") from None
+    except Exception as e:  # a database that is down or unreadable
+        raise click.ClickException(f"cannot read the usage store {where}: {type(e).__name__}: {e}") from None
+    echo(f"{where}: " + ud.summary())
+    if ud.data is None:
+        raise click.ClickException(f"no usable usage records in {where}: turn on usage.log_content in the "
+                                   "gateway's config (prompts are needed to learn from) and serve some traffic")
+    if len(ud.data.models) < 2:
+        raise click.ClickException(f"the usable usage records name one model only ({ud.data.models[0]}): a router "
+                                   "chooses between models, so it needs outcomes of two, e.g. from a cascade "
+                                   "rule (cascade: true in routing_rules.yaml)")
+    return ud.data
+
+
+def _dataset(data: tuple[str, ...], from_usage: str | None, table_prefix: str | None, since: str | None,
+             config: str | None, echo: Any) -> Any:
+    from tierroute.routing.usage_data import combine
+
+    if not data and from_usage is None:
+        raise click.UsageError("give --data FILE (labelled JSONL) and/or --from-usage [DB]")
+    ds = _load(data) if data else None
+    if from_usage is not None:
+        us = _from_usage(from_usage, table_prefix, since, config, echo)
+        ds = us if ds is None else combine(ds, us)
+        _check_pairs(ds, echo)
+    return ds
+
+
+def _check_pairs(ds: Any, echo: Any) -> None:
+    """The router learns which prompts gain from the strong model over the weak one from the rows
+    that score both: say how many there are, and stop when there are none."""
+    from tierroute.routing.evaluate import pick_pair
+
+    si, wi = pick_pair(ds.scores, ds.costs)
+    strong, weak = ds.models[si], ds.models[wi]
+    n = len(ds.complete([si, wi]))
+    echo(f"{n} of {len(ds)} rows score both {strong} and {weak}, the pair the router chooses between")
+    if n == 0:
+        raise click.ClickException(f"no row scores both {strong} and {weak}, so nothing shows which prompts need "
+                                   f"{strong}: serve traffic through a cascade rule (cascade: true in "
+                                   "routing_rules.yaml) that starts at the cheap model, or add labelled --data")
+
+
+def _usage_options(f: Any) -> Any:
+    opts = [
+        click.option("--from-usage", "from_usage", is_flag=False, flag_value=FROM_CONFIG, default=None,
+                     metavar="[DB]", help="learn from the gateway's usage log joined with feedback and cascade "
+                     "outcomes: a SQLite file or postgresql:// URL; alone, the store the config names"),
+        click.option("--table-prefix", default=None, help="table prefix of the usage store, if it uses one"),
+        click.option("--usage-since", "usage_since", default=None, help="only usage records this recent (7d, 24h)"),
+        click.option("--config", default=None, type=click.Path(), help="config/tierroute.yaml (catalog prices, "
+                     "and the usage store when --from-usage names none)"),
+    ]
+    for o in reversed(opts):
+        f = o(f)
+    return f
+
+
 def _metrics_line(name: str, m: dict) -> str:
     return (f"{name:10} APGR {m['apgr']:.3f}  CPT50 {m['cpt50']:.3f}  CPT80 {m['cpt80']:.3f}  "
             f"strong@95 {m['strong_share_at_95']:.3f}  cost@95 {m['cost_fraction_at_95']:.3f}")
@@ -193,21 +287,25 @@ def router_group() -> None:
 
 
 @router_group.command("train")
-@click.option("--data", "data", multiple=True, required=True, type=click.Path(exists=True, dir_okay=False),
+@click.option("--data", "data", multiple=True, type=click.Path(exists=True, dir_okay=False),
               help="labelled JSONL (.jsonl or .jsonl.gz), repeatable")
+@_usage_options
 @click.option("--out", "out", required=True, type=click.Path(dir_okay=False), help="router file to write")
 @click.option("--holdout", default=0.0, type=click.FloatRange(0, 0.9),
               help="share of rows (per source) kept out of training and reported as held-out metrics")
 @click.option("--folds", default=5, show_default=True, type=click.IntRange(2, 20))
 @click.option("--seed", default=0, show_default=True, type=int)
 @click.option("--quiet", is_flag=True)
-def train_cmd(data: tuple[str, ...], out: str, holdout: float, folds: int, seed: int, quiet: bool) -> None:
-    """Learn a router from labelled data (any number of models, each with score and cost per prompt)."""
+def train_cmd(data: tuple[str, ...], from_usage: str | None, table_prefix: str | None, usage_since: str | None,
+              config: str | None, out: str, holdout: float, folds: int, seed: int, quiet: bool) -> None:
+    """Learn a router from labelled data (any number of models, each with score and cost per prompt)
+    and/or from the gateway's usage log (--from-usage: logged prompts scored by feedback and cascade
+    outcomes; see routing/usage_data.py for the rules)."""
     import numpy as np
 
     from tierroute.routing.train import eval_router, train_router
 
-    ds = _load(data)
+    ds = _dataset(data, from_usage, table_prefix, usage_since, config, click.echo)
     emb, vecs = _embed(ds.texts, quiet)
     rng = np.random.default_rng(seed)
     test = np.zeros(len(ds), dtype=bool)
@@ -243,9 +341,11 @@ def train_cmd(data: tuple[str, ...], out: str, holdout: float, folds: int, seed:
 
 @router_group.command("eval")
 @click.option("--router", "router_path", required=True, type=click.Path(exists=True, dir_okay=False))
-@click.option("--data", "data", multiple=True, required=True, type=click.Path(exists=True, dir_okay=False))
+@click.option("--data", "data", multiple=True, type=click.Path(exists=True, dir_okay=False))
+@_usage_options
 @click.option("--json", "as_json", is_flag=True, help="print one JSON object")
-def eval_cmd(router_path: str, data: tuple[str, ...], as_json: bool) -> None:
+def eval_cmd(router_path: str, data: tuple[str, ...], from_usage: str | None, table_prefix: str | None,
+             usage_since: str | None, config: str | None, as_json: bool) -> None:
     """Score a trained router on labelled data: APGR, CPT(50%), CPT(80%), the strong-call share and
     cost fraction at 95% of the strongest model's quality, and the same for random routing."""
     from tierroute.routing.learned import TrainedRouter
@@ -255,7 +355,7 @@ def eval_cmd(router_path: str, data: tuple[str, ...], as_json: bool) -> None:
         router = TrainedRouter.load(router_path)
     except (OSError, ValueError, KeyError) as e:
         raise click.ClickException(f"{router_path}: not a tierroute router ({e})") from None
-    ds = _load(data)
+    ds = _dataset(data, from_usage, table_prefix, usage_since, config, lambda m: click.echo(m, err=True))
     _, vecs = _embed(ds.texts, quiet=True)
     try:
         m = eval_router(router, ds, vecs)

@@ -1,4 +1,5 @@
-"""The usage table: its columns, the migrations that build it, and UsageEvent <-> row.
+"""The usage tables (one row per request, and the clients' feedback on requests), the migrations
+that build them, and UsageEvent <-> row.
 
 One schema serves SQLite and PostgreSQL; the only dialect differences are the float type and the
 placeholder style, both filled in here so the stores and reports write one SQL text."""
@@ -46,7 +47,8 @@ COLUMNS: tuple[tuple[str, str], ...] = (
 )
 COLUMN_NAMES = tuple(c for c, _ in COLUMNS)
 
-# Each migration is a list of statements with {t} (events table) and {real} placeholders.
+# Each migration is a list of statements with {t} (events table), {f} (feedback table) and {real}
+# placeholders. A store records the migrations it ran in its version table and runs only newer ones.
 MIGRATIONS: list[list[str]] = [
     [
         "CREATE TABLE IF NOT EXISTS {t} ("
@@ -55,6 +57,12 @@ MIGRATIONS: list[list[str]] = [
         "CREATE INDEX IF NOT EXISTS {t}_ts ON {t} (ts)",
         "CREATE INDEX IF NOT EXISTS {t}_task_ts ON {t} (task, ts)",
         "CREATE INDEX IF NOT EXISTS {t}_model_ts ON {t} (model, ts)",
+    ],
+    [
+        # POST /v1/feedback: one row per request (the last feedback wins; `given` counts how often
+        # it was given). key_id is the caller's virtual key id, NULL for the master key.
+        "CREATE TABLE IF NOT EXISTS {f} (request_id TEXT PRIMARY KEY, ts {real} NOT NULL, key_id TEXT, "
+        "score {real} NOT NULL, comment TEXT, given INTEGER NOT NULL DEFAULT 1)",
     ],
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -67,13 +75,27 @@ def events_table(prefix: str) -> str:
     return f"{prefix}usage_events"
 
 
+def feedback_table(prefix: str) -> str:
+    return f"{prefix}feedback"
+
+
 def version_table(prefix: str) -> str:
     return f"{prefix}schema_version"
 
 
 def migration_sql(prefix: str, dialect: str, index: int) -> list[str]:
     real = "DOUBLE PRECISION" if dialect == "postgresql" else "REAL"
-    return [s.format(t=events_table(prefix), real=real) for s in MIGRATIONS[index]]
+    return [s.format(t=events_table(prefix), f=feedback_table(prefix), real=real) for s in MIGRATIONS[index]]
+
+
+def feedback_upsert_sql(prefix: str) -> str:
+    """Store one feedback (params: request_id, ts, key_id, score, comment); a later feedback for the
+    same request replaces the earlier one. Returns ``given``: 1 for the first, 2 for the second...
+    Written with ``?`` placeholders (PostgresStore turns them into ``%s``)."""
+    f = feedback_table(prefix)
+    return (f"INSERT INTO {f} (request_id, ts, key_id, score, comment, given) VALUES (?, ?, ?, ?, ?, 1) "
+            "ON CONFLICT (request_id) DO UPDATE SET ts = excluded.ts, key_id = excluded.key_id, "
+            f"score = excluded.score, comment = excluded.comment, given = {f}.given + 1 RETURNING given")
 
 
 def insert_sql(prefix: str, dialect: str) -> str:

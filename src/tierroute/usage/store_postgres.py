@@ -19,6 +19,7 @@ class PostgresStore:
         self.url = url
         self.prefix = prefix
         self.table = schema.events_table(prefix)
+        self.feedback_table = schema.feedback_table(prefix)
         self.connect_timeout_s = connect_timeout_s
         # Names our sessions in pg_stat_activity (and lets an operator or a test find them).
         self.application_name = ("tierroute-usage-" + prefix.rstrip("_") if prefix else "tierroute-usage")[
@@ -102,6 +103,13 @@ class PostgresStore:
                 await self._drop(self._rconn)
                 self._rconn = None
                 raise
+
+    async def put_feedback(self, request_id: str, ts: float, key_id: str | None, score: float,
+                           comment: str | None) -> int:
+        """Store (or replace) the feedback on one request; returns how many times it was given. One
+        statement on the autocommit reader connection: the writer's batches are left alone."""
+        rows = await self.query(schema.feedback_upsert_sql(self.prefix), (request_id, ts, key_id, score, comment))
+        return int(rows[0][0])
 
     async def ping(self) -> bool:
         try:

@@ -18,6 +18,7 @@ class SQLiteStore:
         self.path = path
         self.prefix = prefix
         self.table = schema.events_table(prefix)
+        self.feedback_table = schema.feedback_table(prefix)
         self._insert = schema.insert_sql(prefix, self.dialect)
         # One thread owns the connection: sqlite3 objects must not be shared across threads freely,
         # and serialising writes avoids SQLITE_BUSY between our own writers.
@@ -53,6 +54,16 @@ class SQLiteStore:
 
     async def write(self, rows: list[tuple[Any, ...]]) -> None:
         await self._run(self._write_sync, rows)
+
+    def _feedback_sync(self, params: tuple[Any, ...]) -> int:
+        assert self._conn is not None
+        with self._conn:
+            return int(self._conn.execute(schema.feedback_upsert_sql(self.prefix), params).fetchone()[0])
+
+    async def put_feedback(self, request_id: str, ts: float, key_id: str | None, score: float,
+                           comment: str | None) -> int:
+        """Store (or replace) the feedback on one request; returns how many times it was given."""
+        return await self._run(self._feedback_sync, (request_id, ts, key_id, score, comment))
 
     def _query_sync(self, sql: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]:
         assert self._conn is not None
