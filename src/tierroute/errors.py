@@ -93,6 +93,19 @@ class ModelNotFound(RequestError):
     code = "model_not_found"
 
 
+class RequestNotFound(RequestError):
+    """Feedback for a request id this caller never made (or that does not exist: the same answer)."""
+
+    status = 404
+    code = "request_not_found"
+
+
+class FeedbackUnavailable(TierrouteError):
+    status = 503
+    type = "server_error"
+    code = "usage_store_unavailable"
+
+
 class NoCandidate(RequestError):
     code = "no_candidate_model"
 

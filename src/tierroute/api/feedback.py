@@ -20,7 +20,7 @@ from aiohttp import web
 from tierroute.api.auth import authenticate
 from tierroute.api.errors import error_response, read_body
 from tierroute.api.keys import GATEWAY
-from tierroute.errors import InvalidRequest, RequestError, TierrouteError
+from tierroute.errors import FeedbackUnavailable, InvalidRequest, RequestNotFound, TierrouteError
 from tierroute.usage.feedback import give_feedback
 
 log = logging.getLogger("tierroute")
@@ -28,17 +28,6 @@ log = logging.getLogger("tierroute")
 MAX_REQUEST_ID = 200
 MAX_COMMENT = 4000
 FIELDS = ("request_id", "score", "comment")
-
-
-class RequestNotFound(RequestError):
-    status = 404
-    code = "request_not_found"
-
-
-class FeedbackUnavailable(TierrouteError):
-    status = 503
-    type = "server_error"
-    code = "usage_store_unavailable"
 
 
 class Feedback(msgspec.Struct, kw_only=True):
