@@ -29,7 +29,9 @@ _FAMILIES: dict[str, list[tuple[re.Pattern[str], float, str]]] = {
     ],
     "coding": [
         (re.compile(r"```"), 2.0, "code block"),
-        (re.compile(r"\b(def|class|function|return|import|const|let|var|public|static|void)\b[^\n]*[(:{=]"),
+        # Possessive and bounded: a keyword with no ( : { = soon after it fails at once, instead of
+        # backtracking over the rest of the line (quadratic on a long one-line prompt).
+        (re.compile(r"\b(def|class|function|return|import|const|let|var|public|static|void)\b[^\n(:{=]{0,160}+[(:{=]"),
          1.5, "code syntax"),
         (re.compile(r"\b(write|implement|fix|debug|refactor|optimi[sz]e)\b[^.\n]{0,40}"
                     r"\b(function|method|class|script|code|bug|test|query|regex|endpoint)\b"), 2.5, "coding request"),
@@ -55,9 +57,78 @@ _FAMILIES: dict[str, list[tuple[re.Pattern[str], float, str]]] = {
     ],
 }
 
+_META = set("\\[](){}?*+|.^$")
+
+
+def _split_top(pattern: str) -> list[str]:
+    """The alternatives of a pattern at its outermost level."""
+    out, depth, cur, esc = [], 0, "", False
+    for ch in pattern:
+        if esc:
+            cur, esc = cur + ch, False
+            continue
+        if ch == "\\":
+            cur, esc = cur + ch, True
+            continue
+        depth += ch in "([" and 1 or (-1 if ch in ")]" else 0)
+        if ch == "|" and depth == 0:
+            out.append(cur)
+            cur = ""
+        else:
+            cur += ch
+    return [*out, cur]
+
+
+def _literals(pattern: str) -> tuple[str, ...] | None:
+    """Strings of which a match must contain one (the literal start of each alternative), or None
+    when some alternative starts with a character class. A regex scan of a long prompt costs ~50 us;
+    ``in`` checks for a few words cost ~1 us, so most rules are skipped without a scan."""
+    lits: list[str] = []
+    for alt in _split_top(pattern):
+        alt = alt.removeprefix("\\b")
+        if alt.startswith("(") and not alt.startswith("(?"):  # "(a|b)..." : the group's alternatives
+            depth = 0
+            end = next(i for i, ch in enumerate(alt)
+                       if (depth := depth + (1 if ch == "(" else -1 if ch == ")" else 0)) == 0)
+            subs = _split_top(alt[1:end])
+        else:
+            subs = [alt]
+        for sub in subs:
+            lit = ""
+            for ch in sub:
+                if ch in _META:
+                    if ch in "?*{":  # the character before may be absent ("tests?", "trade-?offs")
+                        lit = lit[:-1]
+                    break
+                lit += ch
+            if not lit:
+                return None
+            lits.append(lit)
+    return tuple(lits)
+
+
+class _Rule:
+    def __init__(self, rx: re.Pattern[str]) -> None:
+        self.rx = rx
+        self.needs = _literals(rx.pattern)
+
+    def search(self, text: str) -> bool:
+        if self.needs is not None and not any(n in text for n in self.needs):
+            return False
+        return self.rx.search(text) is not None
+
+    def count(self, text: str) -> int:
+        if self.needs is not None and not any(n in text for n in self.needs):
+            return 0
+        return len(self.rx.findall(text))
+
+
+_RULES = {task: [(_Rule(rx), w, why) for rx, w, why in fams] for task, fams in _FAMILIES.items()}
+
 _HARD = re.compile(r"\b(complex|production|at scale|concurren\w*|optimi[sz]\w*|edge cases?|rigorous\w*|"
                    r"trade-?offs?|multi-?step|end-to-end|security|performance|prove|thread-?safe|distributed)\b")
 _EASY = re.compile(r"\b(simple|quick(ly)?|brief(ly)?|short|just|one[- ]liner|hello|hi|thanks|tl;?dr|basic)\b")
+_HARD_RULE, _EASY_RULE = _Rule(_HARD), _Rule(_EASY)
 # What each task usually needs, added to the complexity score.
 _TASK_CX = {"architecture": 0.3, "reasoning": 0.15, "coding": 0.05, "documentation": -0.05}
 _SCAN = 6000  # characters of a long prompt read by the keyword layer (its head and its tail)
@@ -94,9 +165,9 @@ def classify_fast(req: ChatRequest, hints: RouteHints | None = None, *, tokens: 
     if req.has_image():
         scores["vision"] = 10.0
         reasons.append("image content")
-    for task, fams in _FAMILIES.items():
-        for rx, w, why in fams:
-            if rx.search(text):
+    for task, rules in _RULES.items():
+        for rule, w, why in rules:
+            if rule.search(text):
                 scores[task] += w
                 reasons.append(f"{task}: {why}")
     if req.tools:
@@ -113,8 +184,8 @@ def classify_fast(req: ChatRequest, hints: RouteHints | None = None, *, tokens: 
 
     # Complexity: length, turns, tools, hard/easy wording, and what the task usually needs.
     cx = 0.15 + 0.12 * float(np.log10(1 + tokens / 50))
-    hard = len(_HARD.findall(text))
-    easy = len(_EASY.findall(text))
+    hard = _HARD_RULE.count(text)
+    easy = _EASY_RULE.count(text)
     cx += 0.12 * min(hard, 4) - 0.1 * min(easy, 3)
     n_msgs = len(req.messages)
     if n_msgs > 6:
