@@ -9,9 +9,11 @@ model answers well" (score >= 0.5), and a ridge regression predicting the log co
 model's answer (a long answer means many steps, i.e. a hard prompt), plus two votes over the
 embedding: the mean gain of the nearest training prompts, and the gain expected from the prompt's
 likely label (a softmax over the fine `source` labels of the training rows, e.g. the MMLU subject;
-only when the data names them). An expert's need score blends the predicted quality gain of the
-strong over the weak model, the difficulty proxy and the two votes; every strength and weight is
-cross-validated. Experts' scores are made comparable by mapping each
+only when the data names them); and a text head, a ridge regression of the gain on the prompt's
+hashed word n-grams (TF-IDF, ``features.gram_counts``), which reads the whole prompt where the
+embedding stops at 128 tokens and sees finer topics than the label. An expert's need score blends
+the predicted quality gain of the strong over the weak model, the difficulty proxy, the two votes
+and the text head; every strength and weight is cross-validated. Experts' scores are made comparable by mapping each
 onto its own training distribution (a quantile), then weighted by the gate.
 
 The file is a plain ``.npz`` of arrays plus a JSON header (no pickle: loading never runs code).
@@ -26,10 +28,10 @@ from pathlib import Path
 
 import numpy as np
 
-from tierroute.routing.features import prompt_features
+from tierroute.routing.features import prompt_features, text_score
 
-FORMAT = "tierroute-router/4"
-READABLE = ("tierroute-router/3", FORMAT)  # /3 files simply have no label head
+FORMAT = "tierroute-router/5"
+READABLE = ("tierroute-router/3", "tierroute-router/4", FORMAT)  # /3 has no label head, /3 and /4 no text head
 
 
 def _sigmoid(z: np.ndarray) -> np.ndarray:
@@ -54,11 +56,12 @@ def label_gain(vecs: np.ndarray, label_w: np.ndarray, label_b: np.ndarray, gains
 class Expert:
     """Linear heads plus two votes over the embedding: the quality gain the strong model had on the k
     most similar training prompts, and the gain of the prompt's likely label (its subject, when the
-    training data names one). The subject explains most of which MMLU prompts gain from the strong
-    model; the neighbours and the linear heads add what is left."""
+    training data names one); plus the text head over word n-grams. The subject explains most of
+    which MMLU prompts gain from the strong model; the text head, neighbours and linear heads add
+    what is left."""
 
     ARRAYS = ("quality_w", "quality_b", "cost_w", "train_needs", "knn_vecs", "knn_gain", "label_w", "label_b",
-              "label_gains")
+              "label_gains", "text_idx", "text_idf", "text_coef")
 
     def __init__(self, *, name: str, quality_w: np.ndarray, quality_b: np.ndarray, cost_w: np.ndarray,
                  cost_b: float, gain_norm: tuple[float, float], cost_norm: tuple[float, float], blend: float,
@@ -67,7 +70,10 @@ class Expert:
                  lin_norm: tuple[float, float] = (0.0, 1.0), knn_norm: tuple[float, float] = (0.0, 1.0),
                  label_w: np.ndarray | None = None, label_b: np.ndarray | None = None,
                  label_gains: np.ndarray | None = None, label_weight: float = 0.0,
-                 label_norm: tuple[float, float] = (0.0, 1.0)) -> None:
+                 label_norm: tuple[float, float] = (0.0, 1.0), text_idx: np.ndarray | None = None,
+                 text_idf: np.ndarray | None = None, text_coef: np.ndarray | None = None, text_b: float = 0.0,
+                 text_unseen_idf: float = 1.0, text_weight: float = 0.0,
+                 text_norm: tuple[float, float] = (0.0, 1.0)) -> None:
         self.name = name
         self.quality_w = quality_w.astype(np.float32)
         self.quality_b = quality_b.astype(np.float32)
@@ -85,6 +91,11 @@ class Expert:
         self.label_b = (label_b if label_b is not None else np.zeros(0)).astype(np.float32)
         self.label_gains = (label_gains if label_gains is not None else np.zeros(0)).astype(np.float32)
         self.label_weight, self.label_norm = float(label_weight), tuple(label_norm)
+        self.text_idx = (text_idx if text_idx is not None else np.zeros(0)).astype(np.int32)
+        self.text_idf = (text_idf if text_idf is not None else np.zeros(0)).astype(np.float32)
+        self.text_coef = (text_coef if text_coef is not None else np.zeros(0)).astype(np.float32)
+        self.text_b, self.text_unseen_idf = float(text_b), float(text_unseen_idf)
+        self.text_weight, self.text_norm = float(text_weight), tuple(text_norm)
 
     def linear(self, z: np.ndarray, si: int, wi: int) -> np.ndarray:
         q = _sigmoid(z @ self.quality_w.T + self.quality_b)
@@ -92,12 +103,21 @@ class Expert:
         cost = (z @ self.cost_w + self.cost_b - self.cost_norm[0]) / self.cost_norm[1]
         return (1 - self.blend) * gain + self.blend * cost
 
-    def need(self, z: np.ndarray, si: int, wi: int, vecs: np.ndarray | None = None) -> np.ndarray:
+    def text_vote(self, texts: list[str]) -> np.ndarray:
+        """The word n-gram head's predicted gain (ridge over hashed TF-IDF, ``features.text_score``)."""
+        return np.array([text_score(t, self.text_idx, self.text_idf, self.text_coef, self.text_unseen_idf)
+                         for t in texts]) + self.text_b
+
+    def need(self, z: np.ndarray, si: int, wi: int, vecs: np.ndarray | None = None,
+             texts: list[str] | None = None) -> np.ndarray:
         """Each part standardised on the training rows, then blended with cross-validated weights."""
         lin = (self.linear(z, si, wi) - self.lin_norm[0]) / self.lin_norm[1]
         wk = self.knn_weight if vecs is not None and len(self.knn_gain) else 0.0
         wl = self.label_weight if vecs is not None and len(self.label_gains) else 0.0
-        out = (1 - wk - wl) * lin
+        wt = self.text_weight if texts is not None and len(self.text_idx) else 0.0
+        out = (1 - wk - wl - wt) * lin
+        if wt > 0:
+            out = out + wt * (self.text_vote(texts) - self.text_norm[0]) / self.text_norm[1]  # type: ignore[arg-type]
         if wk > 0:
             kn = knn_mean(np.atleast_2d(vecs).astype(np.float32) @ self._knn32.T, self.knn_gain, self.knn_k)
             out = out + wk * (kn - self.knn_norm[0]) / self.knn_norm[1]
@@ -115,7 +135,9 @@ class Expert:
         return {"name": self.name, "cost_b": self.cost_b, "blend": self.blend, "gain_norm": list(self.gain_norm),
                 "cost_norm": list(self.cost_norm), "info": self.info, "knn_k": self.knn_k,
                 "knn_weight": self.knn_weight, "lin_norm": list(self.lin_norm), "knn_norm": list(self.knn_norm),
-                "label_weight": self.label_weight, "label_norm": list(self.label_norm)}
+                "label_weight": self.label_weight, "label_norm": list(self.label_norm), "text_b": self.text_b,
+                "text_unseen_idf": self.text_unseen_idf, "text_weight": self.text_weight,
+                "text_norm": list(self.text_norm)}
 
 
 class TrainedRouter:
@@ -145,7 +167,8 @@ class TrainedRouter:
         e = np.exp(logits - logits.max(axis=1, keepdims=True))
         return e / e.sum(axis=1, keepdims=True)
 
-    def need_from_inputs(self, z: np.ndarray, vecs: np.ndarray | None = None) -> np.ndarray:
+    def need_from_inputs(self, z: np.ndarray, vecs: np.ndarray | None = None,
+                         texts: list[str] | None = None) -> np.ndarray:
         """A need quantile in [0, 1] per row: higher = more needs the strong model."""
         g = self.gate(z)
         g = np.where(g < 0.02, 0.0, g)  # an expert the gate rules out costs nothing
@@ -153,12 +176,12 @@ class TrainedRouter:
         out = np.zeros(len(z))
         for j, ex in enumerate(self.experts):
             if g[:, j].max() > 0:
-                out += g[:, j] * ex.quantile(ex.need(z, self._si, self._wi, vecs))
+                out += g[:, j] * ex.quantile(ex.need(z, self._si, self._wi, vecs, texts))
         return out
 
     def need(self, vecs: np.ndarray, texts: list[str]) -> np.ndarray:
         vecs = np.atleast_2d(vecs)
-        return self.need_from_inputs(self.inputs(vecs, texts), vecs)
+        return self.need_from_inputs(self.inputs(vecs, texts), vecs, texts)
 
     def quality_from_inputs(self, z: np.ndarray) -> np.ndarray:
         """Predicted probability that each model answers well, shape (n, models), gate-weighted."""
@@ -203,7 +226,10 @@ class TrainedRouter:
                               knn_k=h["knn_k"], knn_weight=h["knn_weight"], lin_norm=h["lin_norm"],
                               knn_norm=h["knn_norm"], label_w=opt(f"e{i}_label_w"), label_b=opt(f"e{i}_label_b"),
                               label_gains=opt(f"e{i}_label_gains"), label_weight=h.get("label_weight", 0.0),
-                              label_norm=h.get("label_norm", (0.0, 1.0)))
+                              label_norm=h.get("label_norm", (0.0, 1.0)), text_idx=opt(f"e{i}_text_idx"),
+                              text_idf=opt(f"e{i}_text_idf"), text_coef=opt(f"e{i}_text_coef"),
+                              text_b=h.get("text_b", 0.0), text_unseen_idf=h.get("text_unseen_idf", 1.0),
+                              text_weight=h.get("text_weight", 0.0), text_norm=h.get("text_norm", (0.0, 1.0)))
                        for i, h in enumerate(header["experts"])]
             return cls(models=header["models"], strong=header["strong"], weak=header["weak"], mean=z["mean"],
                        scale=z["scale"], gate_w=z["gate_w"], gate_b=z["gate_b"], experts=experts,
