@@ -51,39 +51,23 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-import msgspec
 import numpy as np
 import psycopg
 
 from tierroute.catalog import Catalog
 from tierroute.routing.dataset import RoutingData, message_text
-from tierroute.types import AttemptRecord
+from tierroute.types import UsageEvent
 from tierroute.usage import schema
 from tierroute.usage.build import build_store
 from tierroute.usage.config import UsageConfig
 from tierroute.usage.recorder import UsageStore
 
-_attempts = msgspec.json.Decoder(list[AttemptRecord])
-COLUMNS = ("request_id", "endpoint", "status", "model", "task", "route", "cache", "prompt_tokens",
-           "completion_tokens", "cost_usd", "attempts", "escalated", "content")
-
 
 @dataclass
 class Record:
-    """One usage record with its feedback score (None when the client gave none)."""
+    """One usage record, with the prompt it logged and its feedback score (None when none was given)."""
 
-    request_id: str
-    endpoint: str
-    status: int
-    model: str | None
-    task: str | None
-    route: str | None
-    cache: str
-    prompt_tokens: int
-    completion_tokens: int
-    cost_usd: float
-    attempts: str
-    escalated: bool
+    event: UsageEvent
     content: str | None
     feedback: float | None = None
 
@@ -129,10 +113,10 @@ def _model_of(deployment: str) -> str:
 
 def outcomes(rec: Record) -> tuple[list[str], str]:
     """(models whose answers were escalated away from, in order; the model that answered)."""
-    assert rec.model is not None
-    ok = [_model_of(a.deployment) for a in _attempts.decode(rec.attempts) if a.outcome == "ok"]
-    failed = [m for m in ok[:-1] if m != rec.model] if rec.escalated else []
-    return list(dict.fromkeys(failed)), rec.model
+    assert rec.event.model is not None
+    ok = [_model_of(a.deployment) for a in rec.event.attempts if a.outcome == "ok"]
+    failed = [m for m in ok[:-1] if m != rec.event.model] if rec.event.escalated else []
+    return list(dict.fromkeys(failed)), rec.event.model
 
 
 def _prompt(content: str) -> str | None:
@@ -172,11 +156,11 @@ def build_usage_data(records: Iterable[Record], catalog: Catalog | None) -> Usag
     for rec in records:
         out.read += 1
         why = None
-        if rec.endpoint not in ("chat", "messages"):
+        if rec.event.endpoint not in ("chat", "messages"):
             why = SKIP_ENDPOINT
-        elif rec.status != 200 or rec.model is None:
+        elif rec.event.status != 200 or rec.event.model is None:
             why = SKIP_FAILED
-        elif rec.cache.startswith("hit"):
+        elif rec.event.cache.startswith("hit"):
             why = SKIP_CACHE
         elif rec.content is None:
             why = SKIP_CONTENT
@@ -210,25 +194,25 @@ def build_usage_data(records: Iterable[Record], catalog: Catalog | None) -> Usag
             if math.isnan(scores[i, col[m]]):
                 scores[i, col[m]] = max(stood, float(mean_seen[col[m]]))
                 out.imputed += 1
-    sources = [rec.task or "chat" for rec, *_ in kept]
-    labels = [f"{s}/{rec.route}" if rec.route else s for s, (rec, *_) in zip(sources, kept, strict=True)]
+    sources = [rec.event.task or "chat" for rec, *_ in kept]
+    labels = [f"{s}/{rec.event.route}" if rec.event.route else s for s, (rec, *_) in zip(sources, kept, strict=True)]
     out.data = RoutingData([t for _, t, _, _ in kept], sources, models, scores, costs, labels)
-    out.request_ids = [rec.request_id for rec, *_ in kept]
+    out.request_ids = [rec.event.request_id for rec, *_ in kept]
     return out
 
 
 def _costs(rec: Record, models: list[str], failed: list[str], final: str, catalog: Catalog | None) -> np.ndarray:
     def price(m: str) -> float:
         info = catalog.models.get(m) if catalog is not None else None
-        return info.cost(rec.prompt_tokens, rec.completion_tokens) if info is not None else math.nan
+        return info.cost(rec.event.prompt_tokens, rec.event.completion_tokens) if info is not None else math.nan
 
     row = np.array([price(m) for m in models])
     j = models.index(final)
     if not failed:
-        row[j] = rec.cost_usd if math.isnan(row[j]) else row[j]
+        row[j] = rec.event.cost_usd if math.isnan(row[j]) else row[j]
     elif not math.isnan(row[j]):
         # What the escalated-away answers cost is the rest of the record's cost.
-        rest = max(0.0, rec.cost_usd - row[j])
+        rest = max(0.0, rec.event.cost_usd - row[j])
         idx = [models.index(m) for m in failed]
         est = row[idx]
         if len(idx) == 1:
@@ -243,7 +227,7 @@ def _costs(rec: Record, models: list[str], failed: list[str], final: str, catalo
 
 async def read_records(store: UsageStore, since_ts: float | None = None) -> list[Record]:
     """Every usage record (oldest first) with its feedback score, from an opened store."""
-    cols = ", ".join(f"e.{c}" for c in COLUMNS)
+    cols = ", ".join(f"e.{c}" for c in schema.COLUMN_NAMES)
     sql = (f"SELECT {cols}, f.score FROM {store.table} e LEFT JOIN {store.feedback_table} f "
            "ON f.request_id = e.request_id")
     params: tuple[Any, ...] = ()
@@ -251,12 +235,9 @@ async def read_records(store: UsageStore, since_ts: float | None = None) -> list
         sql += " WHERE e.ts >= ?"
         params = (since_ts,)
     rows = await store.query(sql + " ORDER BY e.ts, e.request_id", params)
-    out = []
-    for r in rows:
-        d = dict(zip(COLUMNS, r[:-1], strict=True))
-        d["escalated"] = bool(d["escalated"])  # stored as 0/1
-        out.append(Record(**d, feedback=None if r[-1] is None else float(r[-1])))
-    return out
+    content = schema.COLUMN_NAMES.index("content")
+    return [Record(schema.from_row(tuple(r[:-1])), r[content], None if r[-1] is None else float(r[-1]))
+            for r in rows]
 
 
 class NotAUsageStore(ValueError):
