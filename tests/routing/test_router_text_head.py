@@ -12,7 +12,7 @@ import pytest
 import tierroute.routing.train as train
 from tierroute.routing.dataset import RoutingData
 from tierroute.routing.evaluate import evaluate
-from tierroute.routing.features import text_score
+from tierroute.routing.features import gram_counts, text_score
 from tierroute.routing.learned import TrainedRouter
 
 TOPICS = ["the history of the Roman road network", "how bees find flowers", "the boiling point of water",
@@ -50,7 +50,7 @@ def test_file_scores_text_exactly_as_training_did() -> None:
     new = ["Tell me about volcanoes, please; I would like a rigorous derivation.",
            "Completely unseen words: zyxomorph quibblequark.", ""]
     want = train._tfidf(train.text_counts(new), full_idf) @ full_coef + b
-    got = [text_score(t, idx, idf, coef, unseen) + b for t in new]
+    got = [text_score(gram_counts(t), idx, idf, coef, unseen) + b for t in new]
     np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5)
     assert got[0] > b + 0.1  # the cue words push the predicted gain up
     assert got[1] == pytest.approx(b) and got[2] == pytest.approx(b)  # no known word: the intercept alone
@@ -74,7 +74,7 @@ def test_router_learns_a_cue_the_embedding_blurs(tmp_path: Path, monkeypatch) ->
     np.testing.assert_allclose(again.need(tvecs, test.texts), router.need(tvecs, test.texts), atol=1e-9)
 
     # The text head alone, as the file holds it, ranks the held-out prompts perfectly.
-    tv = again.experts[0].text_vote(test.texts)
+    tv = again.experts[0].text_vote([gram_counts(t) for t in test.texts])
     assert evaluate(tv, test.scores, test.costs, random_trials=0)["apgr"] == pytest.approx(0.75)
 
 

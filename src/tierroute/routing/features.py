@@ -70,10 +70,10 @@ def gram_counts(text: str) -> dict[int, int]:
     return out
 
 
-def text_score(text: str, idx: np.ndarray, idf: np.ndarray, coef: np.ndarray, unseen_idf: float) -> float:
-    """The linear score ``coef . tfidf(text)`` with the buckets seen in training (``idx``, sorted,
-    their ``idf`` and ``coef``); a bucket never seen in training keeps ``unseen_idf`` for the norm."""
-    c = gram_counts(text)
+def text_score(c: dict[int, int], idx: np.ndarray, idf: np.ndarray, coef: np.ndarray, unseen_idf: float) -> float:
+    """The linear score ``coef . tfidf(text)`` of a text's ``gram_counts`` with the buckets seen in
+    training (``idx``, sorted, their ``idf`` and ``coef``); a bucket never seen in training keeps
+    ``unseen_idf`` for the norm."""
     if not c or len(idx) == 0:
         return 0.0
     b = np.fromiter(c.keys(), dtype=np.int32, count=len(c))  # the dtype of `idx`: no copy

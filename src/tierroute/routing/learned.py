@@ -28,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tierroute.routing.features import prompt_features, text_score
+from tierroute.routing.features import gram_counts, prompt_features, text_score
 
 FORMAT = "tierroute-router/5"
 READABLE = ("tierroute-router/3", "tierroute-router/4", FORMAT)  # /3 has no label head, /3 and /4 no text head
@@ -103,21 +103,22 @@ class Expert:
         cost = (z @ self.cost_w + self.cost_b - self.cost_norm[0]) / self.cost_norm[1]
         return (1 - self.blend) * gain + self.blend * cost
 
-    def text_vote(self, texts: list[str]) -> np.ndarray:
-        """The word n-gram head's predicted gain (ridge over hashed TF-IDF, ``features.text_score``)."""
-        return np.array([text_score(t, self.text_idx, self.text_idf, self.text_coef, self.text_unseen_idf)
-                         for t in texts]) + self.text_b
+    def text_vote(self, grams: list[dict[int, int]]) -> np.ndarray:
+        """The word n-gram head's predicted gain on texts' ``gram_counts`` (ridge over hashed TF-IDF,
+        ``features.text_score``)."""
+        return np.array([text_score(g, self.text_idx, self.text_idf, self.text_coef, self.text_unseen_idf)
+                         for g in grams]) + self.text_b
 
     def need(self, z: np.ndarray, si: int, wi: int, vecs: np.ndarray | None = None,
-             texts: list[str] | None = None) -> np.ndarray:
+             grams: list[dict[int, int]] | None = None) -> np.ndarray:
         """Each part standardised on the training rows, then blended with cross-validated weights."""
         lin = (self.linear(z, si, wi) - self.lin_norm[0]) / self.lin_norm[1]
         wk = self.knn_weight if vecs is not None and len(self.knn_gain) else 0.0
         wl = self.label_weight if vecs is not None and len(self.label_gains) else 0.0
-        wt = self.text_weight if texts is not None and len(self.text_idx) else 0.0
+        wt = self.text_weight if grams is not None and len(self.text_idx) else 0.0
         out = (1 - wk - wl - wt) * lin
         if wt > 0:
-            out = out + wt * (self.text_vote(texts) - self.text_norm[0]) / self.text_norm[1]  # type: ignore[arg-type]
+            out = out + wt * (self.text_vote(grams) - self.text_norm[0]) / self.text_norm[1]  # type: ignore[arg-type]
         if wk > 0:
             kn = knn_mean(np.atleast_2d(vecs).astype(np.float32) @ self._knn32.T, self.knn_gain, self.knn_k)
             out = out + wk * (kn - self.knn_norm[0]) / self.knn_norm[1]
@@ -168,7 +169,7 @@ class TrainedRouter:
         return e / e.sum(axis=1, keepdims=True)
 
     def need_from_inputs(self, z: np.ndarray, vecs: np.ndarray | None = None,
-                         texts: list[str] | None = None) -> np.ndarray:
+                         grams: list[dict[int, int]] | None = None) -> np.ndarray:
         """A need quantile in [0, 1] per row: higher = more needs the strong model."""
         g = self.gate(z)
         g = np.where(g < 0.02, 0.0, g)  # an expert the gate rules out costs nothing
@@ -176,12 +177,15 @@ class TrainedRouter:
         out = np.zeros(len(z))
         for j, ex in enumerate(self.experts):
             if g[:, j].max() > 0:
-                out += g[:, j] * ex.quantile(ex.need(z, self._si, self._wi, vecs, texts))
+                out += g[:, j] * ex.quantile(ex.need(z, self._si, self._wi, vecs, grams))
         return out
 
     def need(self, vecs: np.ndarray, texts: list[str]) -> np.ndarray:
         vecs = np.atleast_2d(vecs)
-        return self.need_from_inputs(self.inputs(vecs, texts), vecs, texts)
+        # Hashing a prompt's n-grams costs ~0.3 ms for 1k characters: once per prompt, shared by the
+        # experts, and only when some expert has a text head.
+        grams = [gram_counts(t) for t in texts] if any(e.text_weight > 0 for e in self.experts) else None
+        return self.need_from_inputs(self.inputs(vecs, texts), vecs, grams)
 
     def quality_from_inputs(self, z: np.ndarray) -> np.ndarray:
         """Predicted probability that each model answers well, shape (n, models), gate-weighted."""
