@@ -32,7 +32,7 @@ _REDIS_DOWN = (RedisError, OSError, asyncio.TimeoutError)
 
 
 def redacted_url(url: str) -> str:
-    """The Redis URL without its password, for logs and /health."""
+    """A connection URL (Redis, PostgreSQL) without its password, for logs, /health and the CLI."""
     return re.sub(r"//[^@/]*@", "//***@", url)
 
 

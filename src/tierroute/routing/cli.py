@@ -205,6 +205,7 @@ def _usage_cfg(db: str, table_prefix: str | None, settings: Any) -> Any:
 
 def _from_usage(db: str, table_prefix: str | None, since: str | None, config: str | None, echo: Any) -> Any:
     """RoutingData from the usage store, with an account of the records used and skipped."""
+    from tierroute.limits.shared import redacted_url
     from tierroute.routing.usage_data import NotAUsageStore, load_usage
     from tierroute.usage.reports import ReportError, parse_since
 
@@ -214,7 +215,7 @@ def _from_usage(db: str, table_prefix: str | None, since: str | None, config: st
         since_s = parse_since(since) if since else None
     except ReportError as e:
         raise click.BadParameter(str(e), param_hint="--usage-since") from None
-    where = cfg.database_url.split("@")[-1] if cfg.database_url else cfg.sqlite_path  # no password shown
+    where = redacted_url(cfg.database_url) if cfg.database_url else cfg.sqlite_path
     try:
         ud = load_usage(cfg, settings.catalog, since_s)
     except NotAUsageStore as e:
