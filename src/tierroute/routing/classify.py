@@ -70,7 +70,7 @@ def _split_top(pattern: str) -> list[str]:
         if ch == "\\":
             cur, esc = cur + ch, True
             continue
-        depth += ch in "([" and 1 or (-1 if ch in ")]" else 0)
+        depth += 1 if ch in "([" else -1 if ch in ")]" else 0
         if ch == "|" and depth == 0:
             out.append(cur)
             cur = ""
@@ -112,23 +112,21 @@ class _Rule:
         self.rx = rx
         self.needs = _literals(rx.pattern)
 
+    def _may_match(self, text: str) -> bool:
+        return self.needs is None or any(n in text for n in self.needs)
+
     def search(self, text: str) -> bool:
-        if self.needs is not None and not any(n in text for n in self.needs):
-            return False
-        return self.rx.search(text) is not None
+        return self._may_match(text) and self.rx.search(text) is not None
 
     def count(self, text: str) -> int:
-        if self.needs is not None and not any(n in text for n in self.needs):
-            return 0
-        return len(self.rx.findall(text))
+        return len(self.rx.findall(text)) if self._may_match(text) else 0
 
 
 _RULES = {task: [(_Rule(rx), w, why) for rx, w, why in fams] for task, fams in _FAMILIES.items()}
 
-_HARD = re.compile(r"\b(complex|production|at scale|concurren\w*|optimi[sz]\w*|edge cases?|rigorous\w*|"
-                   r"trade-?offs?|multi-?step|end-to-end|security|performance|prove|thread-?safe|distributed)\b")
-_EASY = re.compile(r"\b(simple|quick(ly)?|brief(ly)?|short|just|one[- ]liner|hello|hi|thanks|tl;?dr|basic)\b")
-_HARD_RULE, _EASY_RULE = _Rule(_HARD), _Rule(_EASY)
+_HARD = _Rule(re.compile(r"\b(complex|production|at scale|concurren\w*|optimi[sz]\w*|edge cases?|rigorous\w*|"
+                   r"trade-?offs?|multi-?step|end-to-end|security|performance|prove|thread-?safe|distributed)\b"))
+_EASY = _Rule(re.compile(r"\b(simple|quick(ly)?|brief(ly)?|short|just|one[- ]liner|hello|hi|thanks|tl;?dr|basic)\b"))
 # What each task usually needs, added to the complexity score.
 _TASK_CX = {"architecture": 0.3, "reasoning": 0.15, "coding": 0.05, "documentation": -0.05}
 _SCAN = 6000  # characters of a long prompt read by the keyword layer (its head and its tail)
@@ -184,8 +182,8 @@ def classify_fast(req: ChatRequest, hints: RouteHints | None = None, *, tokens: 
 
     # Complexity: length, turns, tools, hard/easy wording, and what the task usually needs.
     cx = 0.15 + 0.12 * float(np.log10(1 + tokens / 50))
-    hard = _HARD_RULE.count(text)
-    easy = _EASY_RULE.count(text)
+    hard = _HARD.count(text)
+    easy = _EASY.count(text)
     cx += 0.12 * min(hard, 4) - 0.1 * min(easy, 3)
     n_msgs = len(req.messages)
     if n_msgs > 6:
