@@ -12,6 +12,7 @@ from tierroute.errors import InvalidRequest, PayloadTooLarge, TierrouteError
 
 _encode = msgspec.json.encode
 _PATH = re.compile(r" - at `\$(.*)`$")
+_NAMED_FIELD = re.compile(r"(?:missing required|contains unknown) field `(\w+)`")
 
 
 def error_response(err: TierrouteError, headers: dict[str, str] | None = None) -> web.Response:
@@ -28,12 +29,9 @@ def invalid_body(exc: msgspec.DecodeError | msgspec.ValidationError, root: str =
     m = _PATH.search(text)
     param = m.group(1).lstrip(".") if m else None
     problem = _PATH.sub("", text)
-    if isinstance(exc, msgspec.ValidationError) and param is None and "missing required field" in problem:
-        field = re.search(r"`(\w+)`", problem)
-        param = field.group(1) if field else None
-    elif isinstance(exc, msgspec.ValidationError) and "missing required field" in problem and param:
-        field = re.search(r"`(\w+)`", problem)
-        param = f"{param}.{field.group(1)}" if field else param
+    field = _NAMED_FIELD.search(problem) if isinstance(exc, msgspec.ValidationError) else None
+    if field:  # a missing or an unknown field: msgspec's path stops at its parent object
+        param = f"{param}.{field.group(1)}" if param else field.group(1)
     if root and param:
         param = f"{root}.{param}"
     if not isinstance(exc, msgspec.ValidationError):

@@ -11,67 +11,41 @@ and load balancers set that header with ids of their own."""
 from __future__ import annotations
 
 import logging
-import math
-from typing import Any
+from typing import Annotated
 
 import msgspec
 from aiohttp import web
+from msgspec import Meta
 
 from tierroute.api.auth import authenticate
-from tierroute.api.errors import error_response, read_body
+from tierroute.api.errors import error_response, invalid_body, read_body
 from tierroute.api.keys import GATEWAY
-from tierroute.errors import FeedbackUnavailable, InvalidRequest, RequestNotFound, TierrouteError
+from tierroute.errors import FeedbackUnavailable, RequestNotFound, TierrouteError
 from tierroute.usage.feedback import give_feedback
 
 log = logging.getLogger("tierroute")
 
 MAX_REQUEST_ID = 200
 MAX_COMMENT = 4000
-FIELDS = ("request_id", "score", "comment")
 
 
-class Feedback(msgspec.Struct, kw_only=True):
-    request_id: str
-    score: float
-    comment: str | None = None
+class Feedback(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    # The X-Request-Id of an answer: not empty, not blank.
+    request_id: Annotated[str, Meta(min_length=1, max_length=MAX_REQUEST_ID, pattern=r"\S")]
+    score: Annotated[float, Meta(ge=0, le=1)]  # 0 = bad answer, 1 = good answer
+    comment: Annotated[str, Meta(max_length=MAX_COMMENT)] | None = None
 
 
-def _missing(name: str) -> InvalidRequest:
-    return InvalidRequest(f"Missing required parameter: '{name}'.", param=name)
+_decode = msgspec.json.Decoder(Feedback).decode
 
 
 def parse_feedback(raw: bytes) -> Feedback:
-    """Validate the body, naming the field at fault the way OpenAI does."""
-    if not raw.strip():
-        raise InvalidRequest('The request body is empty: send JSON like {"request_id": "req_...", "score": 1}.',
-                             param=None, code="invalid_json")
+    """Validate the body like every other endpoint's (``invalid_body`` names the field at fault)."""
     try:
-        body: Any = msgspec.json.decode(raw)
-    except msgspec.DecodeError as e:
-        raise InvalidRequest(f"The request body is not valid JSON: {e}", param=None, code="invalid_json") from None
-    if not isinstance(body, dict):
-        raise InvalidRequest("The request body must be a JSON object with `request_id` and `score`.", param=None)
-    for name in body:
-        if name not in FIELDS:
-            raise InvalidRequest(f"Unrecognized request argument supplied: {name} (feedback takes "
-                                 f"{', '.join(FIELDS)}).", param=name)
-    rid = body.get("request_id")
-    if rid is None:
-        raise _missing("request_id")
-    if not isinstance(rid, str) or not rid.strip() or len(rid) > MAX_REQUEST_ID:
-        raise InvalidRequest(f"'request_id' must be the X-Request-Id of an answer (a non-empty string of at most "
-                             f"{MAX_REQUEST_ID} characters).", param="request_id")
-    score = body.get("score")
-    if score is None:
-        raise _missing("score")
-    if isinstance(score, bool) or not isinstance(score, int | float) or not math.isfinite(score) \
-            or not 0 <= score <= 1:
-        raise InvalidRequest(f"'score' must be a number from 0 (bad answer) to 1 (good answer); got {score!r}.",
-                             param="score")
-    comment = body.get("comment")
-    if comment is not None and (not isinstance(comment, str) or len(comment) > MAX_COMMENT):
-        raise InvalidRequest(f"'comment' must be a string of at most {MAX_COMMENT} characters.", param="comment")
-    return Feedback(request_id=rid.strip(), score=float(score), comment=comment)
+        fb = _decode(raw)
+    except (msgspec.ValidationError, msgspec.DecodeError) as e:
+        raise invalid_body(e) from None
+    return msgspec.structs.replace(fb, request_id=fb.request_id.strip())
 
 
 async def feedback(request: web.Request) -> web.Response:
