@@ -37,6 +37,10 @@ CREATE TABLE IF NOT EXISTS keys (
 )
 """
 
+# Every column, in the order KeyStore._row reads them.
+_SELECT = ("SELECT id, name, hash, created, revoked, budget_usd, budget_period, willingness_to_pay, cache, models"
+           " FROM keys")
+
 
 class KeysConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     # SQLite file holding virtual keys (hashed). Created on first `tierroute keys create`.
@@ -107,12 +111,11 @@ class KeyStore:
         if not self.path.exists():
             return []
         with self._connect() as db:
-            return [self._row(r)[1] for r in db.execute(
-                "SELECT id, name, hash, created, revoked, budget_usd, budget_period, willingness_to_pay, cache,"
-                " models FROM keys ORDER BY created")]
+            return [self._row(r)[1] for r in db.execute(_SELECT + " ORDER BY created")]
 
     @staticmethod
     def _row(r: tuple) -> tuple[str, KeyInfo]:  # type: ignore[type-arg]
+        """A row of ``_SELECT`` -> (hash, key)."""
         return r[2], KeyInfo(id=r[0], name=r[1], created=r[3], revoked=r[4], budget_usd=r[5], budget_period=r[6],
                              willingness_to_pay=r[7], cache=bool(r[8]), models=r[9].split(",") if r[9] else None)
 
@@ -140,8 +143,7 @@ class KeyStore:
         if mtime == self._mtime:
             return
         with self._lock, self._connect() as db:
-            rows = db.execute("SELECT id, name, hash, created, revoked, budget_usd, budget_period,"
-                              " willingness_to_pay, cache, models FROM keys").fetchall()
+            rows = db.execute(_SELECT).fetchall()
             self._by_hash = dict(self._row(r) for r in rows)
             self._mtime = mtime
 
