@@ -20,7 +20,7 @@ from tierroute.catalog import Catalog
 from tierroute.config import ConfigError, Settings
 from tierroute.execution.run import Executor
 from tierroute.keys import KeysConfig, KeyStore, period_start
-from tierroute.limits import LimitsConfig, RateLimits, build_limits, load_rate_limits
+from tierroute.limits import LimitsConfig, RateLimits, RateLimitsError, build_limits, load_rate_limits
 from tierroute.providers import close_http
 from tierroute.routing import Router, RoutingConfig, load_rules
 from tierroute.usage import UsageConfig, UsageRecorder, build_recorder, metrics_handler, ui_routes
@@ -49,13 +49,8 @@ def _rate_limits(settings: Settings) -> RateLimits:
     path = settings.rate_limits_path
     try:
         rl = load_rate_limits(str(path))
-    except ValueError as e:
-        # The loader says "FILE: [deployments.X.field: ]problem"; keep the key path apart from the problem.
-        problem = str(e).partition(": ")[2] or str(e)
-        key = ""
-        if problem.startswith(("deployments.", "providers.")) and ": " in problem:
-            key, _, problem = problem.partition(": ")
-        raise ConfigError(path, key, problem, "see the field list at the top of the shipped file") from None
+    except RateLimitsError as e:  # its problem names the key path
+        raise ConfigError(path, "", e.problem, e.fix) from None
     for dep_id in rl.deployments:
         provider, _, model = dep_id.partition("/")
         if provider not in settings.gateway.providers or model not in settings.catalog.models:

@@ -11,7 +11,15 @@
 """
 
 from .build import build_limits
-from .config import DailyReset, LimitsConfig, Quota, RateLimits, load_rate_limits, parse_rate_limits
+from .config import (
+    DailyReset,
+    LimitsConfig,
+    Quota,
+    RateLimits,
+    RateLimitsError,
+    load_rate_limits,
+    parse_rate_limits,
+)
 from .grant import Lease
 from .health import DeploymentStats, Health
 from .quotas import Limits
@@ -26,6 +34,7 @@ __all__ = [
     "LimitsConfig",
     "Quota",
     "RateLimits",
+    "RateLimitsError",
     "SharedState",
     "build_limits",
     "load_rate_limits",

@@ -173,6 +173,15 @@ class RateLimits:
         return self.providers.get(dep_id.split("/", 1)[0], _UNLIMITED)
 
 
+class RateLimitsError(ValueError):
+    """A bad rate_limits.yaml: the file, the problem (naming its key path) and the fix, kept apart so
+    the gateway reports them in its config-error form without re-parsing the text."""
+
+    def __init__(self, file: str, problem: str, fix: str) -> None:
+        self.file, self.problem, self.fix = file, problem, fix
+        super().__init__(f"{file}: {problem}; {fix}")
+
+
 def _merge(base: Quota | None, raw: dict[str, Any]) -> Quota:
     vals = {k: getattr(base, k) for k in _FIELDS} if base else {}
     vals.update(raw)
@@ -183,23 +192,23 @@ def _parse_entry(path: str, where: str, raw: Any) -> dict[str, Any]:
     if raw is None:
         return {}
     if not isinstance(raw, dict):
-        raise ValueError(f"{path}: {where} must be a mapping of limits, e.g. {{rpm: 15, rpd: 200}}; "
-                         f"got {type(raw).__name__}")
+        raise RateLimitsError(path, f"{where} must be a mapping of limits, got {type(raw).__name__}",
+                              "write it like {rpm: 15, rpd: 200}")
     out: dict[str, Any] = {}
     for k, v in raw.items():
         if k not in _FIELDS:
-            raise ValueError(f"{path}: {where}.{k} is not a known limit; use one of {', '.join(_FIELDS)}")
+            raise RateLimitsError(path, f"{where}.{k} is not a known limit", f"use one of {', '.join(_FIELDS)}")
         if k == "daily_reset":
             try:
                 out[k] = DailyReset.parse(str(v))
             except ValueError as e:
-                raise ValueError(f"{path}: {where}.daily_reset: {e}; write it as \"HH:MM Zone\", e.g. "
-                                 f"\"00:00 America/Los_Angeles\" or \"00:00 UTC\"") from None
+                raise RateLimitsError(path, f"{where}.daily_reset: {e}", 'write it as "HH:MM Zone", e.g. '
+                                      '"00:00 America/Los_Angeles" or "00:00 UTC"') from None
         elif v is None:
             out[k] = None
         elif isinstance(v, bool) or not isinstance(v, int) or v < 1:
-            raise ValueError(f"{path}: {where}.{k} = {v!r} is invalid; use a whole number >= 1, "
-                             f"or null for no limit")
+            raise RateLimitsError(path, f"{where}.{k} = {v!r} is invalid",
+                                  "use a whole number >= 1, or null for no limit")
         else:
             out[k] = v
     return out
@@ -209,11 +218,12 @@ def parse_rate_limits(data: Any, path: str = "<memory>") -> RateLimits:
     if data is None:
         return RateLimits(source=path)
     if not isinstance(data, dict):
-        raise ValueError(f"{path}: the top level must be a mapping with `providers:` and `deployments:`")
+        raise RateLimitsError(path, "the top level must be a mapping with `providers:` and `deployments:`",
+                              "e.g. deployments: {gemini/gemini-2.0-flash: {rpm: 15}}")
     for k in data:
         if k not in ("providers", "deployments"):
-            raise ValueError(f"{path}: unknown top-level key {k!r}; use `providers:` (defaults per provider) "
-                             f"or `deployments:` (per provider/model)")
+            raise RateLimitsError(path, f"unknown top-level key {k!r}",
+                                  "use `providers:` (defaults per provider) or `deployments:` (per provider/model)")
     provs: dict[str, Quota] = {}
     for name, raw in (data.get("providers") or {}).items():
         provs[str(name)] = _merge(None, _parse_entry(path, f"providers.{name}", raw))
@@ -221,23 +231,23 @@ def parse_rate_limits(data: Any, path: str = "<memory>") -> RateLimits:
     for dep_id, raw in (data.get("deployments") or {}).items():
         dep_id = str(dep_id)
         if "/" not in dep_id:
-            raise ValueError(f"{path}: deployments.{dep_id} is not a deployment id; write it as "
-                             f"provider/model, e.g. gemini/gemini-2.0-flash")
+            raise RateLimitsError(path, f"deployments.{dep_id} is not a deployment id",
+                                  "write it as provider/model, e.g. gemini/gemini-2.0-flash")
         base = provs.get(dep_id.split("/", 1)[0])
         deps[dep_id] = _merge(base, _parse_entry(path, f"deployments.{dep_id}", raw))
     return RateLimits(deployments=deps, providers=provs, source=path)
 
 
 def load_rate_limits(path: str) -> RateLimits:
-    """Read config/rate_limits.yaml. A bad file raises ValueError naming the file, the key and the fix."""
+    """Read config/rate_limits.yaml. A bad file raises RateLimitsError naming the file, the key and the fix."""
     p = Path(path)
     try:
         text = p.read_text()
     except OSError as e:
-        raise ValueError(f"{path}: cannot read the rate limits file ({e.strerror}); "
-                         f"check the path or remove `rate_limits:` from the config") from None
+        raise RateLimitsError(path, f"cannot read the rate limits file ({e.strerror})",
+                              "check the path or remove `rate_limits:` from the config") from None
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as e:
-        raise ValueError(f"{path}: not valid YAML ({e}); fix the syntax at the line shown") from None
+        raise RateLimitsError(path, f"not valid YAML ({e})", "fix the syntax at the line shown") from None
     return parse_rate_limits(data, path)
