@@ -155,7 +155,7 @@ class Router:
         if info.kind != "chat":
             raise NoCandidate(f"'{req.model}' is not a chat model ({info.kind}): use it with /v1/embeddings",
                               param="model")
-        plain = (info.enabled and info.kind == "chat" and not self.gate.active and not req.tools and req.response_format is None
+        plain = (info.enabled and not self.gate.active and not req.tools and req.response_format is None
                  and req.output_limit() is None and self.cfg.max_cost_per_request_usd is None)
         if plain:
             # Cheap upper bound first (4 chars/token never undercounts by more than the margin).
