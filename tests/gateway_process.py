@@ -110,7 +110,7 @@ def provider_env(sim_base: str) -> dict[str, str]:
     env = {}
     for p in PROVIDERS:
         env[f"{p}_API_KEY"] = f"sk-test-{p.lower()}"
-        env[f"{p}_BASE_URL"] = sim_base + "/v1" if p not in ("ANTHROPIC", "GEMINI") else sim_base
+        env[f"TIERROUTE_{p}_BASE_URL"] = sim_base + "/v1" if p not in ("ANTHROPIC", "GEMINI") else sim_base
     return env
 
 

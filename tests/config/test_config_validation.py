@@ -102,7 +102,7 @@ def test_unknown_key_is_refused(tmp_path: Path) -> None:
 
 def test_env_and_dotenv_interpolation(tmp_path: Path) -> None:
     path = make_config(tmp_path)
-    (tmp_path / ".env").write_text("TIERROUTE_PORT=4555\nOPENAI_BASE_URL=http://example.invalid/v1\n")
+    (tmp_path / ".env").write_text("TIERROUTE_PORT=4555\nTIERROUTE_OPENAI_BASE_URL=http://example.invalid/v1\n")
     s = load_settings(str(path), environ={"TIERROUTE_PORT": "4600"})
     assert s.gateway.server.port == 4600  # the environment wins over .env
     assert s.gateway.providers["openai"].base_url == "http://example.invalid/v1"
