@@ -3,12 +3,12 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: serve test lint bench services
+.PHONY: serve test lint bench services agents
 
 serve: $(VENV)/.installed
 	$(BIN)/tierroute serve
 
-test: $(VENV)/.installed services
+test: $(VENV)/.installed services agents
 	$(BIN)/python -m pytest -q -p no:cacheprovider
 
 lint: $(VENV)/.installed
@@ -16,6 +16,10 @@ lint: $(VENV)/.installed
 
 services:
 	bash scripts/ensure-services.sh
+
+# Claude Code and the Codex CLI from npm into .agents/, for tests/agents/ (docs/agents.md)
+agents:
+	bash scripts/ensure-agents.sh
 
 bench: $(VENV)/.installed
 	bash bench/run.sh
