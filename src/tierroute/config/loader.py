@@ -17,8 +17,15 @@ import msgspec
 import yaml
 from dotenv import dotenv_values
 
-from tierroute.catalog import TIERS, Catalog, ModelInfo
-from tierroute.config.schema import CatalogFile, DeploymentSpec, GatewayConfig, ModelSpec, ProviderConfig
+from tierroute.catalog import TIERS, Catalog, Family, ModelInfo
+from tierroute.config.schema import (
+    CatalogFile,
+    DeploymentSpec,
+    FamilySpec,
+    GatewayConfig,
+    ModelSpec,
+    ProviderConfig,
+)
 from tierroute.types import Deployment
 
 T = TypeVar("T")
@@ -118,7 +125,7 @@ _EXAMPLE_URL = {"openai": "https://api.openai.com/v1", "anthropic": "https://api
                 "gemini": "https://generativelanguage.googleapis.com"}
 
 _MAPPINGS: dict[type, dict[str, type]] = {
-    CatalogFile: {"models": ModelSpec},
+    CatalogFile: {"models": ModelSpec, "families": FamilySpec},
     GatewayConfig: {"providers": ProviderConfig},
 }
 
@@ -222,8 +229,37 @@ def _build_catalog(cat: CatalogFile, providers: dict[str, ProviderConfig], cat_p
             name=name, tier=spec.tier, input_per_m=spec.input_per_m, output_per_m=spec.output_per_m,
             context_window=spec.context_window, max_output=spec.max_output, vision="vision" in spec.capabilities,
             tools="tools" in spec.capabilities, json_mode="json" in spec.capabilities, strengths=spec.strengths,
-            aliases=spec.aliases, kind=spec.kind, enabled=spec.enabled and bool(deps), deployments=deps))
-    return Catalog(infos)
+            aliases=spec.aliases, kind=spec.kind, enabled=spec.enabled and bool(deps), deployments=deps,
+            cache_write_per_m=spec.cache_write_per_m, cache_read_per_m=spec.cache_read_per_m))
+    return Catalog(infos, _families(cat, {m.name: m for m in infos}, cat_path))
+
+
+# A family pattern: the characters vendor ids use, plus the glob wildcards * and ?.
+_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:/@*?-]*|\*[A-Za-z0-9._:/@-][A-Za-z0-9._:/@*?-]*")
+
+
+def _families(cat: CatalogFile, models: dict[str, ModelInfo], cat_path: Path) -> list[Family]:
+    """Validate `families:`: every pattern a plain glob, every price_from a chat model of this file
+    served by the named provider."""
+    out: list[Family] = []
+    for name, spec in cat.families.items():
+        key = f"families.{name}"
+        if not spec.match:
+            raise ConfigError(cat_path, f"{key}.match", "no patterns", "list glob patterns, e.g. [claude-opus-*]")
+        for i, pattern in enumerate(spec.match):
+            if not _PATTERN.fullmatch(pattern) or "**" in pattern:
+                raise ConfigError(cat_path, f"{key}.match[{i}]", f"bad pattern '{pattern}'",
+                                  "write a glob of letters, digits and . _ - : / @ with * or ? as wildcards, "
+                                  "e.g. claude-opus-*")
+        base = models.get(spec.price_from)
+        if base is None or base.kind != "chat":
+            raise ConfigError(cat_path, f"{key}.price_from", f"'{spec.price_from}' is not a chat model of this file",
+                              "name the family's newest chat model from `models:` (its catalog name, not an alias)")
+        if spec.provider and base.deployments and spec.provider not in {d.provider for d in base.deployments}:
+            raise ConfigError(cat_path, f"{key}.provider", f"'{spec.provider}' does not serve '{spec.price_from}'",
+                              f"use one of {sorted({d.provider for d in base.deployments})} or leave it out")
+        out.append(Family(name=name, match=list(spec.match), price_from=spec.price_from, provider=spec.provider or ""))
+    return out
 
 
 def _validate_fallbacks(gw: GatewayConfig, catalog: Catalog, cfg_path: Path) -> None:

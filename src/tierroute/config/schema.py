@@ -101,7 +101,20 @@ class ModelSpec(Struct, kw_only=True, forbid_unknown_fields=True):
     aliases: list[str] = field(default_factory=list)
     kind: Literal["chat", "embedding"] = "chat"
     enabled: bool = True
+    # Prompt-cache list prices (USD per 1M tokens): a cache write, and a cache hit (read).
+    cache_write_per_m: NonNegative | None = None
+    cache_read_per_m: NonNegative | None = None
+
+
+class FamilySpec(Struct, kw_only=True, forbid_unknown_fields=True):
+    # Glob patterns of ids the catalog lacks (`claude-opus-*`), tried in file order after every exact id.
+    match: list[str]
+    # The catalog model whose prices and capabilities stand in for the family (its newest member).
+    price_from: str
+    # Which of price_from's providers serves the family; default: its first deployment's.
+    provider: str | None = None
 
 
 class CatalogFile(Struct, kw_only=True, forbid_unknown_fields=True):
     models: dict[str, ModelSpec]
+    families: dict[str, FamilySpec] = field(default_factory=dict)
