@@ -75,7 +75,7 @@ def test_raw_stream_events_in_anthropic_order(sim: ThreadedSim) -> None:
 
 @pytest.mark.parametrize("stream", [False, True])
 def test_tool_use_then_tool_result(ant: anthropic.Anthropic, stream: bool) -> None:
-    msgs = [{"role": "user", "content": "What is the weather in Oslo?"}]
+    msgs = [{"role": "user", "content": "What is the weather in Oslo? Ask get_weather."}]
     if stream:
         with ant.messages.stream(model=MODEL, max_tokens=200, messages=msgs, tools=[WEATHER]) as s:
             partials = [e.delta.partial_json for e in s if e.type == "content_block_delta"
@@ -142,7 +142,8 @@ def test_errors_in_anthropic_shape(http: httpx.Client) -> None:
     cases = [
         ({"model": MODEL, "messages": MSGS}, "max_tokens: Field required"),
         ({"model": MODEL, "max_tokens": 10}, "messages: Field required"),
-        ({"model": MODEL, "max_tokens": 10, "messages": [{"role": "system", "content": "x"}]}, 'Unexpected role "system"'),
+        ({"model": MODEL, "max_tokens": 10, "messages": [{"role": "tool", "content": "x"}]},
+         "messages.0.role: Input should be 'user', 'assistant' or 'system'"),
         ({"model": MODEL, "max_tokens": 10, "messages": [{"role": "user", "content": [{"type": "video"}]}]},
          "Input tag 'video'"),
     ]  # fmt: skip

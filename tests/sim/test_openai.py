@@ -81,7 +81,7 @@ def test_sync_stream(oai: openai.OpenAI) -> None:
 
 @pytest.mark.parametrize("stream", [False, True])
 def test_tool_calls_and_the_answer_after_the_result(oai: openai.OpenAI, stream: bool) -> None:
-    msgs = [{"role": "user", "content": "What is the weather in Oslo?"}]
+    msgs = [{"role": "user", "content": "What is the weather in Oslo? Ask get_weather."}]
     if stream:
         chunks = list(
             oai.chat.completions.create(model="gpt-4o", messages=msgs, tools=[WEATHER], stream=True)

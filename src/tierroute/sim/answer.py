@@ -6,9 +6,12 @@ Each dialect turns its request into a ``Prompt`` (the same for all three) and re
 Answers read ``[model] answer to: <start of the last user turn> ...`` followed by filler words whose
 count depends on the prompt; a prompt that mentions python / function / code / implement gets a
 fenced ```python block that parses; JSON mode gets valid JSON (a minimal instance of the schema
-when one is given); offered tools get called (first the one named in the prompt, else the first)
-until the conversation carries a tool result. Stop sequences and max tokens cut the text. Tokens
-are ``ceil(chars / 4)``; an image counts ``IMAGE_TOKENS``.
+when one is given); a tool gets called only when the last user turn names an offered tool or
+asks for it with ``[[sim:call:NAME {...}]]`` (see ``tools.py``), and once results come back the
+answer quotes them verbatim (``The tool returned: ...``). A request that asks for reasoning
+(Anthropic thinking, OpenAI reasoning effort) gets a thinking text first, whose tokens count as
+output and against max tokens. Stop sequences and max tokens cut the text. Tokens are
+``ceil(chars / 4)``; an image counts ``IMAGE_TOKENS``.
 
 Directives in the prompt text force an outcome: ``[[sim:NAME]]``, ``[[sim:error=KIND]]``, each
 optionally scoped to one model (an ``fnmatch`` pattern) with ``@model``; see ``Directives``.
@@ -27,6 +30,9 @@ from typing import Any
 
 from tierroute.sim.config import FAULT_KINDS
 from tierroute.sim.schema import instance
+from tierroute.sim.tools import ToolCall, choose, strip_calls
+
+__all__ = ["Choice", "Directives", "Prompt", "ToolCall", "generate", "parse_directives", "tokens"]
 
 REFUSAL = "I'm sorry, but I can't help with that."
 IMAGE_TOKENS = 85
@@ -86,7 +92,7 @@ def parse_directives(text: str, model: str) -> Directives:
 
 
 def strip_directives(text: str) -> str:
-    return _DIRECTIVE.sub("", text) if "[[sim:" in text else text
+    return strip_calls(_DIRECTIVE.sub("", text)) if "[[sim:" in text else text
 
 
 @dataclass(slots=True)
@@ -97,7 +103,16 @@ class Prompt:
     images: int = 0
     tools: list[tuple[str, dict[str, Any]]] = field(default_factory=list)  # (name, parameters schema)
     tool_choice: str = "auto"  # auto | none | required | the name of one tool
-    tool_result: str | None = None  # the tool result the last turn carries, if it carries one
+    tool_result: str | None = None  # the tool results after the last user turn, joined, if any
+    tool_results: int = 0  # how many results that is (0 with a tool_result set counts as 1)
+    parallel_tools: bool = True  # the request allows several tool calls in one answer
+    custom_tools: frozenset[str] = frozenset()  # OpenAI Responses freeform tools (input text)
+    reasoning: str | None = None  # thinking asked: an effort level, or "enabled" / "adaptive"
+    thinking_budget: int | None = None  # Anthropic thinking.budget_tokens
+    hidden_thinking: bool = False  # Anthropic display "omitted": a signature, no thinking text
+    cache_marks: tuple[tuple[int, str], ...] = ()  # Anthropic cache_control: (end in text, ttl)
+    cache_salt: str = ""  # what else the cached prefix depends on (the tools)
+    auto_cache: bool = False  # OpenAI: automatic prefix caching
     json_mode: bool = False
     schema: dict[str, Any] | None = None
     max_tokens: int | None = None
@@ -108,12 +123,8 @@ class Prompt:
     def prompt_tokens(self) -> int:
         return tokens(self.text) + IMAGE_TOKENS * self.images
 
-
-@dataclass(slots=True)
-class ToolCall:
-    id: str
-    name: str
-    arguments: str  # JSON text
+    def results_count(self) -> int:
+        return self.tool_results or (1 if self.tool_result is not None else 0)
 
 
 @dataclass(slots=True)
@@ -124,6 +135,8 @@ class Choice:
     tool_calls: list[ToolCall] = field(default_factory=list)
     stop_sequence: str | None = None
     refusal: bool = False
+    thinking: str = ""  # the reasoning before the answer (Anthropic thinking, OpenAI summary)
+    thinking_tokens: int = 0  # its tokens: output tokens on top of ``tokens``
 
 
 def generate(prompt: Prompt, seed: int, max_output_tokens: int, d: Directives) -> list[Choice]:
@@ -139,18 +152,29 @@ def _hash(seed: int, prompt: Prompt, index: int) -> int:
 
 
 def _one(prompt: Prompt, h: int, limit: int, d: Directives) -> Choice:
+    thinking = _thinking(prompt, h, limit)
+    spent = tokens(thinking)
+    if thinking and spent >= limit:  # the budget ran out while thinking: no answer at all
+        return Choice("", "length", 0, thinking=thinking, thinking_tokens=spent)
+    choice = _visible(prompt, h, limit - spent, d)
+    choice.thinking, choice.thinking_tokens = thinking, spent
+    return choice
+
+
+def _visible(prompt: Prompt, h: int, limit: int, d: Directives) -> Choice:
     if d.refuse:
         return _finish(REFUSAL, limit, prompt.stop, refusal=True)
     if d.empty:
         return Choice("", "stop", 0)
-    call = _tool_call(prompt, h, d)
-    if call is not None:
-        return Choice("", "tool_calls", tokens(call.name + call.arguments), tool_calls=[call])
+    calls = choose(prompt, h, _clip(_echo(prompt), 40), d.notool)
+    if calls:
+        used = sum(tokens(c.name + c.arguments) for c in calls)
+        return Choice("", "tool_calls", used, tool_calls=calls)
 
     echo = _echo(prompt)
     head = f"[{prompt.model}] answer to: {echo}"
     if prompt.tool_result is not None:
-        head += f" using the tool result: {_clip(prompt.tool_result, 60)}"
+        head += f"\n\nThe tool returned: {prompt.tool_result}"
     target = 16 + h % 48 + min(prompt.prompt_tokens() // 10, 48)
     body = _filler(h, target * 4)
     if d.long:
@@ -187,20 +211,20 @@ def _finish(text: str, limit: int, stop: tuple[str, ...], refusal: bool = False)
     return Choice(text, "stop", tokens(text), refusal=refusal)
 
 
-def _tool_call(prompt: Prompt, h: int, d: Directives) -> ToolCall | None:
-    if not prompt.tools or d.notool or prompt.tool_choice == "none":
-        return None
-    if prompt.tool_result is not None and prompt.tool_choice == "auto":
-        return None
-    names = [name for name, _ in prompt.tools]
-    if prompt.tool_choice in names:
-        name = prompt.tool_choice
-    else:
-        q = prompt.question.lower()
-        name = next((n for n in names if n.lower() in q), names[0])
-    schema = dict(prompt.tools)[name]
-    args = instance(schema or {"type": "object", "properties": {}}, _clip(_echo(prompt), 40) or "sim")
-    return ToolCall(f"{h:016x}{len(prompt.text):08x}", name, json.dumps(args))
+_EFFORT = {"none": 0, "minimal": 0, "low": 1, "medium": 2, "high": 3, "xhigh": 4, "max": 5}
+
+
+def _thinking(prompt: Prompt, h: int, limit: int) -> str:
+    """Deterministic reasoning text, longer for a higher effort, never over the thinking budget."""
+    scale = _EFFORT.get(prompt.reasoning or "none", 2)
+    if not scale:
+        return ""
+    want = (12 + h % 24) * scale
+    if prompt.thinking_budget:
+        want = min(want, prompt.thinking_budget)
+    text = f"The user asks: {_echo(prompt) or 'something'}. Let me work out what they need. "
+    text = (text + _filler(h ^ 0x5EED, want * 4))[: max(want, 1) * 4].rstrip()
+    return text[: limit * 4] if tokens(text) > limit else text
 
 
 def _echo(prompt: Prompt) -> str:

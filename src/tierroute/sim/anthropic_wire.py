@@ -1,24 +1,29 @@
 """Anthropic's Messages API: ``POST /v1/messages`` (and ``/v1/messages/count_tokens``).
 
-Authentication is ``x-api-key`` plus a required ``anthropic-version`` header. ``max_tokens`` is
-required; ``system`` is a string or text blocks; content blocks are text, image (base64 or url
-source), tool_use and tool_result; tools carry ``input_schema``. Answers are ``message`` objects with
-``stop_reason`` end_turn / max_tokens / stop_sequence / tool_use (refusal for a content filter).
-Streams are the API's named events: ``message_start``, ``content_block_start``, ``ping``,
-``content_block_delta`` (``text_delta`` / ``input_json_delta``), ``content_block_stop``,
-``message_delta``, ``message_stop``; a mid-stream failure is ``event: error``. Errors are
+Authentication is ``x-api-key`` (or a bearer token) plus a required ``anthropic-version`` header;
+requests are read by ``anthropic_parse``. Answers are ``message`` objects with ``stop_reason``
+end_turn / max_tokens / stop_sequence / tool_use (refusal for a content filter), a ``thinking``
+block (with its ``signature``) first when thinking was asked, and usage with input, cache-write
+(by TTL in ``cache_creation``), cache-read and output tokens apart. Streams are the API's named
+events: ``message_start`` (usage so far), ``content_block_start``, ``ping``,
+``content_block_delta`` (``thinking_delta`` then ``signature_delta``, ``text_delta``,
+``input_json_delta``), ``content_block_stop``, ``message_delta`` (the final usage),
+``message_stop``; a mid-stream failure is ``event: error``. Errors are
 ``{"type": "error", "error": {"type", "message"}, "request_id"}``; 529 is ``overloaded_error``.
 """
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
+import hashlib
 import json
 from typing import Any
 
 from aiohttp import web
 
 from tierroute.sim.answer import Prompt
+from tierroute.sim.anthropic_parse import parse
 from tierroute.sim.wire import (
     Answer,
     Dialect,
@@ -30,7 +35,6 @@ from tierroute.sim.wire import (
     pieces,
     seconds_text,
     sse,
-    text_of,
 )
 
 _STOP = {"stop": "end_turn", "stop_sequence": "stop_sequence", "length": "max_tokens", "tool_calls": "tool_use",
@@ -53,8 +57,6 @@ _MESSAGES = {
     "unavailable": "Service unavailable",
     "overloaded": "Overloaded",
 }
-_BLOCKS = ("text", "image", "tool_use", "tool_result", "document", "thinking", "redacted_thinking",
-           "server_tool_use", "web_search_tool_result", "search_result")  # fmt: skip
 
 
 class AnthropicDialect(Dialect):
@@ -136,84 +138,16 @@ class AnthropicDialect(Dialect):
 
     # ------------------------------------------------------------------ messages
 
-    def parse(self, body: Any, *, count_only: bool = False) -> tuple[Prompt, bool]:
-        """-> (prompt, stream)."""
-        if not isinstance(body, dict):
-            raise SimError("invalid", "Input should be a valid dictionary")
-        model = body.get("model")
-        if "model" not in body:
-            raise SimError("invalid", "model: Field required")
-        if not isinstance(model, str) or not model:
-            raise SimError("invalid", "model: Input should be a valid string")
-        if "messages" not in body:
-            raise SimError("invalid", "messages: Field required")
-        messages = body["messages"]
-        if not isinstance(messages, list):
-            raise SimError("invalid", "messages: Input should be a valid list")
-        max_tokens = body.get("max_tokens")
-        if not count_only:
-            if "max_tokens" not in body:
-                raise SimError("invalid", "max_tokens: Field required")
-            if not isinstance(max_tokens, int) or isinstance(max_tokens, bool):
-                raise SimError("invalid", "max_tokens: Input should be a valid integer")
-            if max_tokens < 1:
-                raise SimError("invalid", "max_tokens: Input should be greater than or equal to 1")
-
-        texts = [_system(body.get("system"))]
-        question, images, tool_result = "", 0, None
-        for i, m in enumerate(messages):
-            role = m.get("role") if isinstance(m, dict) else None
-            if role == "system":
-                raise SimError(
-                    "invalid",
-                    'messages: Unexpected role "system". The Messages API accepts a top-level `system` '
-                    'parameter, not "system" as an input message role.',
-                )
-            if role not in ("user", "assistant"):
-                raise SimError("invalid", f"messages.{i}.role: Input should be 'user' or 'assistant'")
-            if "content" not in m:
-                raise SimError("invalid", f"messages.{i}.content: Field required")
-            text, n_images, result = _content(m["content"], f"messages.{i}.content")
-            texts.append(text)
-            images += n_images
-            if role == "user":
-                tool_result = result
-                if text or result is None:
-                    question = text
-
-        tools = []
-        for i, tool in enumerate(body.get("tools") or []):
-            if not isinstance(tool, dict) or not tool.get("name"):
-                raise SimError("invalid", f"tools.{i}.custom.name: Field required")
-            if tool.get("type") not in (None, "custom"):
-                continue  # a server tool (web search, ...): the simulator never calls it
-            if not isinstance(tool.get("input_schema"), dict):
-                raise SimError("invalid", f"tools.{i}.custom.input_schema: Field required")
-            tools.append((tool["name"], tool["input_schema"]))
-        choice = body.get("tool_choice") or {}
-        kind = choice.get("type", "auto") if isinstance(choice, dict) else "auto"
-        tool_choice = {"any": "required", "none": "none"}.get(kind, "auto")
-        if kind == "tool":
-            tool_choice = str(choice.get("name", ""))
-        stop = body.get("stop_sequences") or []
-        if not isinstance(stop, list) or not all(isinstance(s, str) for s in stop):
-            raise SimError("invalid", "stop_sequences: Input should be a valid list of strings")
-        prompt = Prompt(
-            model=model,
-            text="\n".join(t for t in texts if t),
-            question=question,
-            images=images,
-            tools=tools,
-            tool_choice=tool_choice,
-            tool_result=tool_result,
-            max_tokens=max_tokens if not count_only else None,
-            stop=tuple(stop),
-        )
-        return prompt, bool(body.get("stream"))
+    def parse(self, body: Any, *, count_only: bool = False, beta: bool = False) -> tuple[Prompt, bool]:
+        """-> (prompt, stream); see ``anthropic_parse``."""
+        return parse(body, count_only=count_only, beta=beta)
 
     def _blocks(self, answer: Answer) -> list[dict[str, Any]]:
         c = answer.choices[0]
         blocks: list[dict[str, Any]] = []
+        if answer.prompt.reasoning and c.thinking:
+            shown = "" if answer.prompt.hidden_thinking else c.thinking
+            blocks.append({"type": "thinking", "thinking": shown, "signature": _signature(c.thinking)})
         if c.tool_calls:
             if answer.prompt.tool_choice == "auto":  # a forced tool_choice gets no text before tool_use
                 blocks.append({"type": "text", "text": _tool_preamble(c.tool_calls[0].name)})
@@ -234,13 +168,7 @@ class AnthropicDialect(Dialect):
             "content": content,
             "stop_reason": _STOP[c.finish] if final else None,
             "stop_sequence": c.stop_sequence if final else None,
-            "usage": {
-                "input_tokens": answer.prompt_tokens,
-                "cache_creation_input_tokens": 0,
-                "cache_read_input_tokens": 0,
-                "output_tokens": answer.completion_tokens if final else 1,
-                "service_tier": "standard",
-            },
+            "usage": _usage(answer, answer.completion_tokens if final else 1),
         }
         if final and c.finish == "content_filter":
             message["stop_details"] = {"type": "refusal", "category": None, "explanation": None}
@@ -259,6 +187,12 @@ class AnthropicDialect(Dialect):
         for index, block in enumerate(self._blocks(answer)):
             if block["type"] == "text":
                 start, text, delta = {"type": "text", "text": ""}, block["text"], "text_delta"
+            elif block["type"] == "thinking":
+                start, text, delta = (
+                    {"type": "thinking", "thinking": "", "signature": ""},
+                    block["thinking"],
+                    "thinking_delta",
+                )
             else:
                 start = {"type": "tool_use", "id": block["id"], "name": block["name"], "input": {}}
                 text, delta = encode(block["input"]).decode(), "input_json_delta"
@@ -268,11 +202,15 @@ class AnthropicDialect(Dialect):
             if index == 0:
                 events.append(ping)
                 content.append(False)
-            key = "text" if delta == "text_delta" else "partial_json"
-            for piece in pieces(text, chunk_chars):
+            key = {"text_delta": "text", "thinking_delta": "thinking"}.get(delta, "partial_json")
+            for piece in pieces(text, chunk_chars) if text or delta != "thinking_delta" else []:
                 events.append(sse({"type": "content_block_delta", "index": index,
                                    "delta": {"type": delta, key: piece}}, "content_block_delta"))  # fmt: skip
                 content.append(True)
+            if block["type"] == "thinking":  # the signature comes last, just before the block stops
+                events.append(sse({"type": "content_block_delta", "index": index, "delta": {
+                    "type": "signature_delta", "signature": block["signature"]}}, "content_block_delta"))  # fmt: skip
+                content.append(False)
             events.append(sse({"type": "content_block_stop", "index": index}, "content_block_stop"))
             content.append(False)
         if len(events) == 1:
@@ -282,8 +220,9 @@ class AnthropicDialect(Dialect):
         delta: dict[str, Any] = {"stop_reason": _STOP[c.finish], "stop_sequence": c.stop_sequence}
         if c.finish == "content_filter":
             delta["stop_details"] = {"type": "refusal", "category": None, "explanation": None}
-        events.append(sse({"type": "message_delta", "delta": delta,
-                           "usage": {"output_tokens": answer.completion_tokens}}, "message_delta"))  # fmt: skip
+        usage = _usage(answer, answer.completion_tokens)
+        del usage["cache_creation"], usage["service_tier"]  # message_delta's usage: the cumulative counts
+        events.append(sse({"type": "message_delta", "delta": delta, "usage": usage}, "message_delta"))
         events.append(sse({"type": "message_stop"}, "message_stop"))
         content += [False, False]
         return Stream(events, content, final_at)
@@ -303,39 +242,22 @@ def _tool_preamble(name: str) -> str:
     return f"I'll use the {name} tool."
 
 
-def _system(system: Any) -> str:
-    if system is None or isinstance(system, str):
-        return system or ""
-    if isinstance(system, list):
-        return "\n".join(b.get("text", "") for b in system if isinstance(b, dict) and b.get("type") == "text")
-    raise SimError("invalid", "system: Input should be a valid string or a list of text blocks")
+def _signature(thinking: str) -> str:
+    """An opaque signature, as long as a real one, the same for the same thinking."""
+    digest = hashlib.blake2b(thinking.encode(), digest_size=48).digest()
+    return "Er" + base64.b64encode(digest * 4).decode()
 
 
-def _content(content: Any, where: str) -> tuple[str, int, str | None]:
-    """-> (text, images, tool result text or None)."""
-    if isinstance(content, str):
-        return content, 0, None
-    if not isinstance(content, list):
-        raise SimError("invalid", f"{where}: Input should be a valid string or a list of content blocks")
-    texts, images, results = [], 0, []
-    for j, block in enumerate(content):
-        kind = block.get("type") if isinstance(block, dict) else None
-        if kind not in _BLOCKS:
-            raise SimError("invalid", f"{where}.{j}.type: Input tag '{kind}' found using 'type' does not match "
-                           f"any of the expected tags: {', '.join(repr(b) for b in _BLOCKS)}")  # fmt: skip
-        if kind == "text":
-            texts.append(str(block.get("text", "")))
-        elif kind == "image":
-            source = block.get("source")
-            if not isinstance(source, dict) or source.get("type") not in ("base64", "url", "file"):
-                raise SimError("invalid", f"{where}.{j}.image.source: Input should be a base64 or url source")
-            images += 1
-        elif kind == "tool_result":
-            inner = block.get("content", "")
-            if isinstance(inner, list):
-                inner_text, inner_images, _ = _content(inner, f"{where}.{j}.content")
-                images += inner_images
-                results.append(inner_text)
-            else:
-                results.append(text_of(inner))
-    return "\n".join(texts + results), images, ("\n".join(results) if results else None)
+def _usage(answer: Answer, output_tokens: int) -> dict[str, Any]:
+    cache = answer.cache
+    return {
+        "input_tokens": max(0, answer.prompt_tokens - cache.read - cache.created),
+        "cache_creation_input_tokens": cache.created,
+        "cache_read_input_tokens": cache.read,
+        "cache_creation": {
+            "ephemeral_5m_input_tokens": cache.created_5m,
+            "ephemeral_1h_input_tokens": cache.created_1h,
+        },  # fmt: skip
+        "output_tokens": output_tokens,
+        "service_tier": "standard",
+    }

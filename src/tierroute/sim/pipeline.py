@@ -23,6 +23,7 @@ from aiohttp import web
 
 from tierroute.sim.answer import Directives, Prompt, generate, parse_directives
 from tierroute.sim.config import ModelSettings, SimConfig
+from tierroute.sim.recording import TOO_LARGE
 from tierroute.sim.state import STATE, SimState
 from tierroute.sim.wire import Answer, Dialect, SimError, Stream, decode, now
 
@@ -34,10 +35,13 @@ JSON = "application/json"
 
 async def read_body(request: web.Request, dialect: Dialect) -> Any:
     """The decoded body; raises SimError for a body too large or not JSON."""
+    too_large = SimError("too_large", f"Request payload size exceeds the limit: {MAX_BODY} bytes.")
+    if request.get(TOO_LARGE):
+        raise too_large
     try:
         raw = await request.read()
     except web.HTTPRequestEntityTooLarge as e:
-        raise SimError("too_large", f"Request payload size exceeds the limit: {MAX_BODY} bytes.") from e
+        raise too_large from e
     try:
         return decode(raw)
     except msgspec.DecodeError as e:
@@ -141,7 +145,6 @@ async def serve_chat(
         prompt, stream, include_usage = parse(body)
     except SimError as e:
         return error_response(dialect, e, entry, model=model)
-    state.remember(dialect.name, request.path, model, body)
     ptoks = prompt.prompt_tokens()
     gate = decide(state, dialect, model, entry, prompt, prompt.text, ptoks)
     if isinstance(gate, web.Response):
@@ -153,8 +156,9 @@ async def serve_chat(
     if kind == "timeout":
         await asyncio.sleep(settings.faults.hang_s)
     choices = generate(prompt, state.config.seed, settings.max_output_tokens, gate.directives)
-    completion = sum(c.tokens for c in choices)
-    answer = Answer(prompt, choices, ptoks, completion, dialect.answer_id(), now(), include_usage)
+    completion = sum(c.tokens + c.thinking_tokens for c in choices)
+    answer = Answer(prompt, choices, ptoks, completion, dialect.answer_id(), now(), include_usage,
+                    state.cache.use(prompt))  # fmt: skip
     headers = {**gate.headers, **dialect.request_id()}
     if settings.latency_ms:
         await asyncio.sleep(settings.latency_ms / 1000)
@@ -203,7 +207,8 @@ async def _send_stream(
     elif kind == "malformed":  # the first event already is not JSON
         events, content = [_truncate(events[0], dialect.sse_end)], [False]
     if kind == "stream_error":
-        events, content = [*events, dialect.stream_error_event(model)], [*content, False]
+        tail = stream.error_event(len(events)) if stream.error_event else dialect.stream_error_event(model)
+        events, content = [*events, tail], [*content, False]
     if array:
         events = _json_array(events, complete=kind not in ("stream_cut", "malformed"))
         content = [*content, False][: len(events)]

@@ -34,6 +34,7 @@ from tierroute.sim.pipeline import (
     send_json,
     serve_chat,
 )
+from tierroute.sim.recording import record
 from tierroute.sim.state import STATE, SimState
 from tierroute.sim.wire import SimError, decode, encode
 
@@ -61,7 +62,6 @@ async def openai_embeddings(request: web.Request) -> web.StreamResponse:
         model, texts, used, dims, fmt = OPENAI.parse_embeddings(body)
     except SimError as e:
         return error_response(OPENAI, e, entry, model=model)
-    state.remember("openai", request.path, model, body)
     gate = decide(state, OPENAI, model, entry, None, "\n".join(texts), used)
     if isinstance(gate, web.Response):
         return gate
@@ -98,7 +98,7 @@ async def anthropic_messages(request: web.Request) -> web.StreamResponse:
     body = await body_or_error(request, ANTHROPIC)
 
     def parse(b: Any) -> tuple[Prompt, bool, bool]:
-        prompt, stream = ANTHROPIC.parse(b)
+        prompt, stream = ANTHROPIC.parse(b, beta=_beta(request))
         return prompt, stream, False
 
     return await serve_chat(request, ANTHROPIC, model_of(body), body, parse)
@@ -109,10 +109,15 @@ async def anthropic_count_tokens(request: web.Request) -> web.Response:
     try:
         auth(request, ANTHROPIC, state.config)
         body = await read_body(request, ANTHROPIC)
-        prompt, _ = ANTHROPIC.parse(body, count_only=True)
+        prompt, _ = ANTHROPIC.parse(body, count_only=True, beta=_beta(request))
     except SimError as e:
         return error_response(ANTHROPIC, e, None)
     return web.Response(body=ANTHROPIC.render_count(prompt.prompt_tokens()), content_type=JSON)
+
+
+def _beta(request: web.Request) -> bool:
+    """The beta surface (``client.beta.messages``): ``?beta=true`` or any ``anthropic-beta`` header."""
+    return request.query.get("beta") == "true" or "anthropic-beta" in request.headers
 
 
 # ---------------------------------------------------------------------------- Gemini
@@ -163,7 +168,6 @@ async def _gemini_embed(request: web.Request, model: str, batch: bool) -> web.St
             items = [GEMINI.parse_embed(body)]
     except SimError as e:
         return error_response(GEMINI, e, entry, model=model)
-    state.remember("gemini", request.path, model, body)
     used = sum(tokens(t) for t, _ in items)
     gate = decide(state, GEMINI, model, entry, None, "\n".join(t for t, _ in items), used)
     if isinstance(gate, web.Response):
@@ -236,7 +240,7 @@ async def not_found(request: web.Request) -> web.Response:
 
 
 def create_app(config: SimConfig) -> web.Application:
-    app = web.Application(client_max_size=MAX_BODY)
+    app = web.Application(client_max_size=MAX_BODY, middlewares=[record])
     app[STATE] = SimState(config)
     r = app.router
     r.add_post("/v1/chat/completions", openai_chat)

@@ -1,5 +1,6 @@
 """The simulator's run-time state: settings with run-time fault overrides, the per-model fault RNGs,
-request statistics, rate-limit windows and the last requests received.
+request statistics, rate-limit windows, the prompt cache and the last requests received (as
+``recording.py`` writes them).
 
 Faults are deterministic: each model has its own ``random.Random`` seeded from (config seed, model
 name); every request that reaches the fault stage draws one number from it and compares it with the
@@ -17,11 +18,12 @@ from typing import Any
 
 from aiohttp import web
 
+from tierroute.sim.cache import PromptCache
 from tierroute.sim.config import FAULT_KINDS, Faults, ModelSettings, SimConfig
 from tierroute.sim.wire import Rate
 
 WINDOW_S = 60.0
-RECENT = 50
+RECENT = 100
 
 
 @dataclass(slots=True)
@@ -40,6 +42,7 @@ class SimState:
         self._windows: dict[str, _Window] = {}
         self.stats: dict[str, dict[str, Any]] = {}
         self.recent: deque[dict[str, Any]] = deque(maxlen=RECENT)
+        self.cache = PromptCache()
 
     # ------------------------------------------------------------------ settings and faults
 
@@ -71,6 +74,7 @@ class SimState:
         self._windows.clear()
         self.stats.clear()
         self.recent.clear()
+        self.cache.clear()
 
     def draw_fault(self, model: str, faults: Faults) -> str | None:
         rng = self._rngs.get(model)
@@ -126,9 +130,6 @@ class SimState:
         else:
             errors = entry["errors"]
             errors[result] = errors.get(result, 0) + 1
-
-    def remember(self, dialect: str, path: str, model: str, body: Any) -> None:
-        self.recent.append({"dialect": dialect, "path": path, "model": model, "body": body})
 
 
 STATE = web.AppKey("tierroute_sim_state", SimState)

@@ -11,7 +11,8 @@ import base64
 import hashlib
 import random
 import time
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
@@ -20,6 +21,7 @@ import numpy as np
 from aiohttp import web
 
 from tierroute.sim.answer import Choice, Prompt
+from tierroute.sim.cache import NO_CACHE, CacheUse
 
 encode = msgspec.json.Encoder().encode
 _decoder = msgspec.json.Decoder()
@@ -70,17 +72,20 @@ class Answer:
     id: str
     created: int
     include_usage: bool = False  # OpenAI stream_options.include_usage
+    cache: CacheUse = NO_CACHE  # the prompt-cache reads and writes this prompt made
 
 
 @dataclass(slots=True)
 class Stream:
     """An answer as SSE events. ``final_at`` is the index of the first event that ends the stream
     cleanly (a cut happens before it); ``content`` flags the events that carry model output, which
-    are the ones paced by ``tokens_per_s``."""
+    are the ones paced by ``tokens_per_s``. ``error_event``, when set, builds the mid-stream
+    failure from the number of events already sent (for dialects that number their events)."""
 
     events: list[bytes]
     content: list[bool]
     final_at: int
+    error_event: Callable[[int], bytes] | None = field(default=None)
 
 
 class Dialect:
