@@ -11,14 +11,14 @@ import asyncio
 from pathlib import Path
 from typing import Any
 
-from tierroute.catalog import TIERS, ModelInfo
+from tierroute.catalog import TIERS, FamilyMatch, ModelInfo
 from tierroute.config.loader import ConfigError, Settings, fallback_chain
 from tierroute.embedding import Embedder, MiniLMEmbedder, default_embedder
 from tierroute.errors import ModelNotFound, NoCandidate, QuotaExhausted
 from tierroute.routing.classify import LearnedClassifier, classify_fast, merge, prompt_text
 from tierroute.routing.config import RoutingConfig
 from tierroute.routing.learned import TrainedRouter
-from tierroute.routing.rules import RoutingRules, Rule
+from tierroute.routing.rules import TIER_RANK, NamedRoute, RoutingRules, Rule
 from tierroute.routing.select import (
     DeploymentGate,
     Needs,
@@ -86,23 +86,33 @@ class Router:
 
     def plan(self, req: ChatRequest, hints: RouteHints) -> Plan:
         model = req.model
-        if model == "auto":
+        named = self._named(model)
+        if model == "auto" or named is not None:
             tokens = estimate_prompt_tokens(req)
             c = classify_fast(req, hints, tokens=tokens)
-            return self._plan_auto(req, hints, c, tokens)
+            return self._plan_auto(req, hints, c, tokens, named=named)
         if model in TIERS:
             return self._plan_tier(req, model)
         name = self.catalog.resolve(model)
         if name is None:
-            raise ModelNotFound(f"The model '{model}' does not exist: use a model or alias from GET /v1/models, "
-                                f"a tier ({', '.join(TIERS)}) or 'auto'.", param="model")
+            family = self.catalog.family(model)
+            if family is None:
+                raise ModelNotFound(self.catalog.not_found_message(model), param="model")
+            return self._plan_family(req, family)
         return self._plan_model(req, name)
+
+    def _named(self, model: str) -> NamedRoute | None:
+        """routing_rules.yaml `named:`: a requested id routed as auto (tiers and auto are never renamed)."""
+        if model == "auto" or model in TIERS:
+            return None
+        return self.rules.named_route(model)
 
     async def plan_async(self, req: ChatRequest, hints: RouteHints, *, vector: Any = None) -> Plan:
         """``vector``: the shared embedder's vector of the last user turn, when the caller already has
         it (the semantic cache embeds the same text for its lookup); then no embedding is computed here
         and the trained router's decision costs well under a millisecond."""
-        if req.model != "auto":
+        named = self._named(req.model)
+        if req.model != "auto" and named is None:
             return self.plan(req, hints)
         tokens = estimate_prompt_tokens(req)
         c = classify_fast(req, hints, tokens=tokens)
@@ -120,7 +130,7 @@ class Router:
                 c = merge(c, best, p[best])
             if want_trained and self.trained is not None:
                 self._apply_trained(c, vec, hints, prompt_text(req))
-        return self._plan_auto(req, hints, c, tokens, trained_done=True)
+        return self._plan_auto(req, hints, c, tokens, trained_done=True, named=named)
 
     # ------------------------------------------------------------------ embeddings
 
@@ -192,6 +202,26 @@ class Router:
                     break
         return self._finish(req, route, sel, None)
 
+    def _plan_family(self, req: ChatRequest, fam: FamilyMatch) -> Plan:
+        """An id the catalog lacks but whose family it knows: the family's provider serves that very id,
+        priced and capability-checked as the family's price_from model, whose fallback chain follows."""
+        info = fam.info
+        tokens = estimate_prompt_tokens(req)
+        sel = self._selection(req, tokens)
+        why = f"requested id, family {fam.family.name} ({fam.pattern}), priced as {info.name}"
+        if sel.consider(info, why):
+            sel.add(info, why)
+        for fb in self._chains.get(info.name, []):
+            if sel.consider(fb, f"fallback for {info.name}"):
+                sel.add(fb, f"fallback for {info.name}")
+        if not sel.fits(info):
+            for other in sel.larger_context(info.tier):
+                if sel.consider(other, "context-window/capability fallback"):
+                    sel.add(other, "context-window/capability fallback")
+                if len(sel.attempts) >= 4:
+                    break
+        return self._finish(req, fam.route, sel, None)
+
     def _build_fast(self, name: str) -> list[Attempt]:
         attempts: list[Attempt] = []
         cands: list[Candidate] = []
@@ -223,7 +253,7 @@ class Router:
     # ------------------------------------------------------------------ auto
 
     def _plan_auto(self, req: ChatRequest, hints: RouteHints, c: Classification, tokens: int,
-                   trained_done: bool = False) -> Plan:
+                   trained_done: bool = False, named: NamedRoute | None = None) -> Plan:
         if (hints.willingness_to_pay is not None and not (trained_done and self.trained is not None)
                 and hints.complexity is None):
             # Without a trained router the knob nudges the complexity score around its default.
@@ -237,7 +267,10 @@ class Router:
             rule = Rule(name="default", tier=self.rules.default_tier)
         else:
             route = f"rule:{rule.name}"
-        kept = self._rule_models(rule, sel)
+        floor = named.floor_for(c.task) if named is not None else None
+        if named is not None:
+            route = f"named:{named.match} -> {route}" + (f" (floor {floor})" if floor else "")
+        kept = self._rule_models(rule, sel, floor)
         cascade = rule.cascade and len(kept) > 1
         for i, m in enumerate(kept):
             why = f"rule {rule.name}" + (f", cascade step {i}" if cascade else "")
@@ -245,6 +278,8 @@ class Router:
         last = len(kept) - 1 if cascade else 0
         for m in list(kept):
             for fb in self._chains.get(m.name, []):
+                if _below(fb, floor):
+                    continue
                 if sel.consider(fb, f"fallback for {m.name}"):
                     sel.add(fb, f"fallback for {m.name}", step=max(last, 0))
         if not sel.attempts:
@@ -257,13 +292,16 @@ class Router:
         plan.cascade = cascade and len({a.step for a in plan.attempts}) > 1
         return plan
 
-    def _rule_models(self, rule: Rule, sel: Selection) -> list[ModelInfo]:
+    def _rule_models(self, rule: Rule, sel: Selection, floor: str | None = None) -> list[ModelInfo]:
         models: list[ModelInfo] = []
         names = [self.catalog.resolve(n) for n in rule.models]
         models = [self.catalog.models[n] for n in names if n]
         if rule.tier is not None:
             listed = {m.name for m in models}
             models += [m for m in self.catalog.tier(rule.tier) if m.name not in listed]
+        if floor is not None:
+            # A named route's tier floor: the rule's models at or above it, else the floor tier's own chain.
+            models = [m for m in models if not _below(m, floor)] or list(self._tiers[floor])
         kept = [m for m in models if sel.consider(m, f"rule {rule.name}")]
         if rule.ordering() == "price":
             costs = {m.name: sel.cost(m) for m in kept}
@@ -283,3 +321,7 @@ class Router:
                               param="model")
         return Plan(requested_model=req.model, route=route, attempts=attempts, classification=c,
                     candidates=sel.candidates)
+
+
+def _below(m: ModelInfo, floor: str | None) -> bool:
+    return floor is not None and TIER_RANK.get(m.tier, 0) < TIER_RANK[floor]

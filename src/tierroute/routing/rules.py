@@ -1,12 +1,16 @@
 """config/routing_rules.yaml: the user-editable policy that maps a classified request to models.
 
 Rules are tried top to bottom; the first whose ``when`` matches names the candidates (a list of
-models, or a tier's models cheapest first) and whether to cascade through them. A bad file is a
-``ConfigError`` naming the file, the key and the fix.
+models, or a tier's models cheapest first) and whether to cascade through them. ``named:`` maps a
+requested model id (a glob) to ``auto``, so an agent can keep its default model setting while
+tierroute picks per call. A bad file is a ``ConfigError`` naming the file, the key and the fix.
 """
 
 from __future__ import annotations
 
+import fnmatch
+import re
+from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -52,8 +56,28 @@ class Rule(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
         return self.order or ("listed" if self.models else "price")
 
 
+TierName = Literal["premium", "standard", "specialist"]
+# For a floor: a specialist model is not below a standard one in price, but it is narrower, so a
+# floor of `standard` keeps standard and premium models and drops specialists.
+TIER_RANK = {"specialist": 0, "standard": 1, "premium": 2}
+
+
+class NamedRoute(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """A requested model id (glob) routed as ``auto``, optionally no lower than a tier."""
+
+    match: str
+    route: Literal["auto"] = "auto"
+    # One tier for every call, or per task type ({architecture: premium}); tasks not named have none.
+    floor: TierName | dict[str, TierName] | None = None
+
+    def floor_for(self, task: str) -> str | None:
+        return self.floor.get(task) if isinstance(self.floor, dict) else self.floor
+
+
 class RoutingRules(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     rules: list[Rule]
+    # Requested model ids routed as `auto` (first matching pattern wins); empty: named models are honoured.
+    named: list[NamedRoute] = msgspec.field(default_factory=list)
     # When no rule matches (the shipped file ends with a catch-all, so this is a safety net).
     default_tier: Literal["premium", "standard", "specialist"] = "standard"
     path: str = ""
@@ -64,6 +88,13 @@ class RoutingRules(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
                 return r
         return None
 
+    def named_route(self, model: str) -> NamedRoute | None:
+        """The `named:` entry for a requested id (first matching pattern), or None."""
+        if not self.named:
+            return None
+        i = _first_match(tuple(n.match for n in self.named), model)
+        return self.named[i] if i >= 0 else None
+
     def validate(self, catalog: Catalog) -> None:
         """Every model a rule names must be in the catalog (name or alias)."""
         for i, r in enumerate(self.rules):
@@ -71,6 +102,15 @@ class RoutingRules(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
                 if catalog.resolve(m) is None:
                     raise ConfigError(self.path, f"rules[{i}] ({r.name}).models[{j}]", f"unknown model '{m}'",
                                       "use a model name or alias from models.yaml")
+
+
+@lru_cache(maxsize=4096)
+def _first_match(patterns: tuple[str, ...], model: str) -> int:
+    """Memoised: an agent sends the same few ids on every call."""
+    return next((i for i, p in enumerate(patterns) if fnmatch.fnmatchcase(model, p)), -1)
+
+
+_PATTERN = re.compile(r"[A-Za-z0-9*?][A-Za-z0-9._:/@*?-]*")
 
 
 def _matches(r: Rule, c: Classification, req: ChatRequest, tokens: int) -> bool:
@@ -132,6 +172,20 @@ def load_rules(path: str | Path, catalog: Catalog | None = None) -> RoutingRules
         if w.min_complexity is not None and w.max_complexity is not None and w.min_complexity >= w.max_complexity:
             raise ConfigError(p, f"{where}.when", "min_complexity is not below max_complexity",
                               "make min_complexity < max_complexity (the range is [min, max))")
+    _check_named(rules, p)
     if catalog is not None:
         rules.validate(catalog)
     return rules
+
+
+def _check_named(rules: RoutingRules, p: Path) -> None:
+    for i, n in enumerate(rules.named):
+        where = f"named[{i}] ({n.match})"
+        if not _PATTERN.fullmatch(n.match) or "**" in n.match:
+            raise ConfigError(p, f"{where}.match", f"bad pattern '{n.match}'",
+                              "write a glob of a requested model id: letters, digits and . _ - : / @ with * or ? "
+                              "as wildcards, e.g. claude-opus-*")
+        for task in n.floor if isinstance(n.floor, dict) else ():
+            if task not in TASK_TYPES:
+                raise ConfigError(p, f"{where}.floor.{task}", f"unknown task '{task}'",
+                                  f"use one of {list(TASK_TYPES)}, or one tier for every task (floor: premium)")
