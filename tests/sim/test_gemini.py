@@ -74,7 +74,10 @@ def test_stream_without_sse_is_a_json_array(http: httpx.Client) -> None:
 
 
 def test_function_call_then_function_response(http: httpx.Client) -> None:
-    ask = {"contents": [{"role": "user", "parts": [{"text": "Weather in Oslo? Use get_weather."}]}], "tools": [WEATHER]}
+    ask = {
+        "contents": [{"role": "user", "parts": [{"text": "Weather in Oslo? Use get_weather."}]}],
+        "tools": [WEATHER],
+    }
     cand = gen(http, ask).json()["candidates"][0]
     call = cand["content"]["parts"][0]["functionCall"]
     assert call["name"] == "get_weather" and set(call["args"]) == {"city"} and cand["finishReason"] == "STOP"

@@ -47,7 +47,9 @@ def test_max_tokens_json_and_tools(client: Any) -> None:
                                                "required": ["city"]})  # fmt: skip
     config = types.GenerateContentConfig(tools=[types.Tool(function_declarations=[fn])],
                                          automatic_function_calling=types.AutomaticFunctionCallingConfig(disable=True))  # fmt: skip
-    r = client.models.generate_content(model="gemini-2.0-flash", contents="Weather in Oslo? Use get_weather.", config=config)
+    r = client.models.generate_content(
+        model="gemini-2.0-flash", contents="Weather in Oslo? Use get_weather.", config=config
+    )
     assert r.function_calls[0].name == "get_weather" and "city" in r.function_calls[0].args
 
 

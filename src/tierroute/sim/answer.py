@@ -113,6 +113,7 @@ class Prompt:
     cache_marks: tuple[tuple[int, str], ...] = ()  # Anthropic cache_control: (end in text, ttl)
     cache_salt: str = ""  # what else the cached prefix depends on (the tools)
     auto_cache: bool = False  # OpenAI: automatic prefix caching
+    echo: dict[str, Any] = field(default_factory=dict)  # request fields the answer repeats (Responses)
     json_mode: bool = False
     schema: dict[str, Any] | None = None
     max_tokens: int | None = None

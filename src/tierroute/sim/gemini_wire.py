@@ -139,7 +139,7 @@ class GeminiDialect(Dialect):
         system = _get(body, "systemInstruction", "system_instruction")
         if isinstance(system, dict):
             texts.append(_parts(system.get("parts") or [], "system_instruction")[0])
-        question, images, tool_result = "", 0, None
+        question, images, results = "", 0, []
         for i, content in enumerate(contents):
             if not isinstance(content, dict):
                 raise SimError("invalid", f"Invalid value at 'contents[{i}]': expected an object")
@@ -150,9 +150,11 @@ class GeminiDialect(Dialect):
             texts.append(text)
             images += n_images
             if role != "model":
-                tool_result = result
-                if text or result is None:
-                    question = text
+                if result is not None:  # function responses continue the question asked before
+                    results.append(result)
+                    question = question or text
+                else:
+                    question, results = text, []
         config = _get(body, "generationConfig", "generation_config") or {}
         mime = _get(config, "responseMimeType", "response_mime_type")
         schema = _get(config, "responseSchema", "response_schema") or _get(
@@ -187,7 +189,8 @@ class GeminiDialect(Dialect):
             images=images,
             tools=tools,
             tool_choice=tool_choice,
-            tool_result=tool_result,
+            tool_result="\n".join(results) if results else None,
+            tool_results=len(results),
             json_mode=mime == "application/json",
             schema=schema,
             max_tokens=max_tokens if isinstance(max_tokens, int) and max_tokens > 0 else None,

@@ -85,6 +85,8 @@ def tools(body: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
     tools = optional(body, "tools", list, "an array of objects") or []
     out = []
     for i, tool in enumerate(tools):
+        if isinstance(tool, dict) and tool.get("type") not in (None, "function"):
+            continue  # a custom or built-in tool: accepted, never called in chat completions
         fn = tool.get("function") if isinstance(tool, dict) else None
         if not isinstance(fn, dict) or not isinstance(fn.get("name"), str) or not fn["name"]:
             raise SimError("invalid", f"Missing required parameter: 'tools[{i}].function.name'.",

@@ -5,7 +5,9 @@ without the word "json", ``stream_options`` without ``stream``) and errors use i
 ``{"error": {"message", "type", "param", "code"}}``. Answers are ``chat.completion`` objects;
 streams are ``chat.completion.chunk`` events ended by ``data: [DONE]``, with a final usage chunk
 (``choices: []``) under ``stream_options.include_usage``. A mid-stream failure is a ``data:``
-event holding an ``error`` object, as the API sends it.
+event holding an ``error`` object, as the API sends it. Usage reports automatic prompt caching
+(``prompt_tokens_details.cached_tokens``, see ``cache.py``) and, under ``reasoning_effort``, the
+hidden reasoning in ``completion_tokens_details.reasoning_tokens``.
 """
 
 from __future__ import annotations
@@ -148,7 +150,7 @@ class OpenAIDialect(Dialect):
                 code="empty_array",
             )
         texts: list[str] = []
-        question, images, tool_result = "", 0, None
+        question, images, results = "", 0, []
         for i, m in enumerate(messages):
             if not isinstance(m, dict):
                 raise fields.type_error(f"messages[{i}]", "an object", m)
@@ -164,9 +166,9 @@ class OpenAIDialect(Dialect):
             images += n_images
             texts.append(text)
             if role == "user":
-                question, tool_result = text, None
+                question, results = text, []
             elif role in ("tool", "function"):
-                tool_result = text
+                results.append(text)
         stream = fields.optional(body, "stream", bool, "a boolean") or False
         options = fields.optional(body, "stream_options", dict, "an object")
         if options is not None and not stream:
@@ -183,7 +185,11 @@ class OpenAIDialect(Dialect):
             images=images,
             tools=fields.tools(body),
             tool_choice=fields.tool_choice(body.get("tool_choice")),
-            tool_result=tool_result,
+            tool_result="\n".join(results) if results else None,
+            tool_results=len(results),
+            parallel_tools=body.get("parallel_tool_calls") is not False,
+            reasoning=_effort(body.get("reasoning_effort")),
+            auto_cache=True,
             json_mode=json_mode,
             schema=schema,
             max_tokens=fields.max_tokens(body),
@@ -322,14 +328,19 @@ def _message(c: Choice, strict_refusal: bool) -> dict[str, Any]:
     return {"role": "assistant", "content": c.text, "refusal": None, "annotations": []}
 
 
+def _effort(value: Any) -> str | None:
+    """``reasoning_effort`` as the answer's thinking (hidden in chat completions, counted in usage)."""
+    return value if isinstance(value, str) and value not in ("none", "minimal") else None
+
+
 def _usage(answer: Answer) -> dict[str, Any]:
     return {
         "prompt_tokens": answer.prompt_tokens,
         "completion_tokens": answer.completion_tokens,
         "total_tokens": answer.prompt_tokens + answer.completion_tokens,
-        "prompt_tokens_details": {"cached_tokens": 0, "audio_tokens": 0},
+        "prompt_tokens_details": {"cached_tokens": answer.cache.read, "audio_tokens": 0},
         "completion_tokens_details": {
-            "reasoning_tokens": 0,
+            "reasoning_tokens": sum(c.thinking_tokens for c in answer.choices),
             "audio_tokens": 0,
             "accepted_prediction_tokens": 0,
             "rejected_prediction_tokens": 0,

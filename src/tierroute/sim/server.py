@@ -1,5 +1,6 @@
-"""The simulator's HTTP server: one aiohttp application serving the OpenAI, Anthropic and Gemini
-dialects on one root (their paths do not collide), plus the control API under ``/_sim``.
+"""The simulator's HTTP server: one aiohttp application serving the OpenAI (chat completions and
+Responses), Anthropic and Gemini dialects on one root (their paths do not collide), plus the
+control API under ``/_sim``; every request is recorded as received (``recording.py``).
 
 ``create_app`` builds the application, ``start_background`` runs it on the caller's event loop
 (tests, the gateway's offline mode), ``run`` is the blocking ``tierroute simulate`` entry point.
@@ -35,10 +36,13 @@ from tierroute.sim.pipeline import (
     serve_chat,
 )
 from tierroute.sim.recording import record
+from tierroute.sim.responses_parse import parse as parse_responses
+from tierroute.sim.responses_wire import ResponsesDialect
 from tierroute.sim.state import STATE, SimState
 from tierroute.sim.wire import SimError, decode, encode
 
 OPENAI, ANTHROPIC, GEMINI = OpenAIDialect(), AnthropicDialect(), GeminiDialect()
+RESPONSES = ResponsesDialect()
 DEFAULT_MODELS = ["gpt-4o", "gpt-4o-mini", "claude-sonnet-4-20250514", "claude-opus-4-20250514",
                   "gemini-2.0-flash", "text-embedding-3-small"]  # fmt: skip
 
@@ -48,6 +52,11 @@ DEFAULT_MODELS = ["gpt-4o", "gpt-4o-mini", "claude-sonnet-4-20250514", "claude-o
 async def openai_chat(request: web.Request) -> web.StreamResponse:
     body = await body_or_error(request, OPENAI)
     return await serve_chat(request, OPENAI, model_of(body), body, OPENAI.parse_chat)
+
+
+async def openai_responses(request: web.Request) -> web.StreamResponse:
+    body = await body_or_error(request, RESPONSES)
+    return await serve_chat(request, RESPONSES, model_of(body), body, parse_responses)
 
 
 async def openai_embeddings(request: web.Request) -> web.StreamResponse:
@@ -244,6 +253,7 @@ def create_app(config: SimConfig) -> web.Application:
     app[STATE] = SimState(config)
     r = app.router
     r.add_post("/v1/chat/completions", openai_chat)
+    r.add_post("/v1/responses", openai_responses)
     r.add_post("/v1/embeddings", openai_embeddings)
     r.add_get("/v1/models", list_models)
     r.add_get("/v1/models/{name}", get_model)
