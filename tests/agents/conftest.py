@@ -1,5 +1,9 @@
 """Fixtures for the agent tests: an offline `tierroute serve` (every model answered by its built-in
-simulator) shared by a module, and a fresh recording server per test."""
+simulator) and a recording server, each fresh for every test.
+
+A gateway per test, not per module: one Claude Code request is ~13k tokens, and the shipped
+rate_limits.yaml holds each Anthropic deployment to 38,000 tokens a minute (Anthropic's tier 1), which
+the simulated deployments keep too, so tests sharing one gateway would spend each other's quota."""
 
 from __future__ import annotations
 
@@ -16,9 +20,10 @@ from recorder import Recorder  # noqa: E402
 from gateway_process import GatewayProcess  # noqa: E402
 
 
-@pytest.fixture(scope="module")
-def offline_gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GatewayProcess]:
-    gw = GatewayProcess(workdir=tmp_path_factory.mktemp("gw-agents")).start()
+@pytest.fixture
+def offline_gateway(tmp_path: Path) -> Iterator[GatewayProcess]:
+    (tmp_path / "gateway").mkdir()
+    gw = GatewayProcess(workdir=tmp_path / "gateway").start()
     yield gw
     gw.stop()
 
