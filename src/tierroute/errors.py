@@ -8,6 +8,7 @@
     │   ├── PermissionDenied 403        a virtual key asked for a model it may not use
     │   ├── BudgetExceeded  429         a virtual key's budget for the period is spent
     │   ├── ModelNotFound   404         `model` names nothing in the catalog, aliases or tiers
+    │   ├── RouteNotFound   404/405     no such path, or not with this method (aiohttp's own errors)
     │   ├── NoCandidate     400         no model can take this request (context, vision, tools)
     │   └── QuotaExhausted  429         every candidate's quota (or the key's budget) is spent
     ├── ProviderError                   raised by providers/ adapters; .deployment names where
@@ -91,6 +92,18 @@ class BudgetExceeded(RequestError):
 class ModelNotFound(RequestError):
     status = 404
     code = "model_not_found"
+
+
+class RouteNotFound(RequestError):
+    """What the HTTP framework itself refuses (unknown path, wrong method), in our error shape."""
+
+    status = 404
+    code = "not_found"
+
+    def __init__(self, message: str, status: int) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = "not_found" if status == 404 else "method_not_allowed" if status == 405 else "bad_request"
 
 
 class RequestNotFound(RequestError):

@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 import msgspec
-from msgspec import Meta, Struct, field
+from msgspec import UNSET, Meta, Struct, UnsetType, field
 
 # ---------------------------------------------------------------------------- request
 
@@ -24,15 +24,46 @@ class ImageURL(Struct, omit_defaults=True):
     detail: Literal["auto", "low", "high"] | None = None
 
 
+CacheControl = dict[str, Any]
+"""A prompt-cache marker as Anthropic spells it (``{"type": "ephemeral", "ttl": "1h"}``). Carried on
+parts, messages and tools so a translation to Anthropic can keep it; UNSET (never encoded) when the
+client set none, so OpenAI-shaped bodies stay exactly OpenAI's."""
+
+
 class TextPart(Struct, tag="text", tag_field="type"):
     text: str
+    cache_control: CacheControl | UnsetType = UNSET
 
 
 class ImagePart(Struct, tag="image_url", tag_field="type"):
     image_url: ImageURL
+    cache_control: CacheControl | UnsetType = UNSET
 
 
-ContentPart = TextPart | ImagePart
+class ThinkingPart(Struct, tag="thinking", tag_field="type", kw_only=True):
+    """Reasoning a model wrote in an earlier assistant turn. Only the vendor that wrote it can verify
+    it (``signature``, ``redacted``, ``encrypted_content``), so ``origin`` says whose it is and a
+    translation to any other vendor drops it (and says so)."""
+
+    thinking: str = ""
+    origin: Literal["anthropic", "openai", "gemini"] | UnsetType = UNSET
+    signature: str | UnsetType = UNSET  # Anthropic thinking block
+    redacted: str | UnsetType = UNSET  # Anthropic redacted_thinking data
+    encrypted_content: str | UnsetType = UNSET  # OpenAI Responses reasoning item
+    item_id: str | UnsetType = UNSET  # OpenAI Responses reasoning item id
+
+
+class OpaquePart(Struct, tag="opaque", tag_field="type", kw_only=True):
+    """A content block tierroute does not model (an Anthropic ``document``, a server tool result, a
+    block type added last month). Kept whole for its own dialect; every other target drops it by
+    name in ``X-Tierroute-Dropped``."""
+
+    kind: str
+    origin: str
+    data: dict[str, Any]
+
+
+ContentPart = TextPart | ImagePart | ThinkingPart | OpaquePart
 
 
 class FunctionCall(Struct):
@@ -52,6 +83,9 @@ class Message(Struct, omit_defaults=True, kw_only=True):
     name: str | None = None
     tool_calls: list[ToolCall] | None = None
     tool_call_id: str | None = None
+    # A marker on the message as a whole: Anthropic's on a tool_use or tool_result block, which have no
+    # part of their own here.
+    cache_control: CacheControl | UnsetType = UNSET
 
     def text(self) -> str:
         """The message's text parts joined; images and tool calls contribute nothing."""
@@ -76,6 +110,33 @@ class FunctionDef(Struct, omit_defaults=True, kw_only=True):
 class Tool(Struct):
     function: FunctionDef
     type: Literal["function"] = "function"
+    cache_control: CacheControl | UnsetType = UNSET
+
+
+class Reasoning(Struct, omit_defaults=True, kw_only=True):
+    """How hard the model should think, whatever dialect asked: Anthropic ``thinking`` (enabled with a
+    budget, adaptive, disabled) and ``output_config.effort``, OpenAI ``reasoning_effort`` /
+    ``reasoning.effort`` and ``reasoning.summary``, Gemini ``thinkingConfig``. The mapping tables are in
+    ``providers/reasoning.py``."""
+
+    mode: Literal["enabled", "adaptive", "disabled"] = "enabled"
+    effort: str | None = None  # minimal | low | medium | high | xhigh | max
+    budget_tokens: int | None = None
+    summary: str | None = None  # auto | concise | detailed (OpenAI Responses)
+
+
+class Inbound(Struct, kw_only=True):
+    """The request as the client sent it, kept beside what tierroute read from it. An adapter whose
+    vendor speaks ``dialect`` forwards ``body`` with only the model (and key, base URL) changed, so
+    fields and headers tierroute does not know still arrive."""
+
+    dialect: Literal["openai-chat", "openai-responses", "anthropic"]
+    body: dict[str, Any]
+    headers: dict[str, str] = field(default_factory=dict)  # vendor headers to forward (no auth)
+    query: str = ""  # the query string, e.g. "beta=true"
+    # What only this dialect can carry (fields, server tools, beta headers): a translation to any
+    # other dialect names these in X-Tierroute-Dropped.
+    untranslatable: list[str] = field(default_factory=list)
 
 
 class JSONSchemaSpec(Struct, omit_defaults=True, kw_only=True):
@@ -127,6 +188,11 @@ class ChatRequest(Struct, omit_defaults=True, kw_only=True):
     reasoning_effort: str | None = None
     # tierroute's own: routing hints in the body ({"task": ..., "complexity": ...}); never forwarded.
     metadata: dict[str, Any] | None = None
+    # Richer than OpenAI chat (set by the inbound decoders, never encoded to an OpenAI vendor as is).
+    reasoning: Reasoning | UnsetType = UNSET
+    top_k: int | UnsetType = UNSET
+    session: str | UnsetType = UNSET  # the client's session id (prompt-cache affinity, prompt_cache_key)
+    inbound: Inbound | UnsetType = UNSET
 
     def output_limit(self) -> int | None:
         return self.max_completion_tokens or self.max_tokens
@@ -142,14 +208,48 @@ class ChatRequest(Struct, omit_defaults=True, kw_only=True):
     def has_image(self) -> bool:
         return any(m.has_image() for m in self.messages)
 
+    def reasoning_spec(self) -> Reasoning | None:
+        """The reasoning asked for, from ``reasoning`` or OpenAI chat's ``reasoning_effort``."""
+        if self.reasoning is not UNSET:
+            return self.reasoning  # type: ignore[return-value]
+        if self.reasoning_effort:
+            if self.reasoning_effort == "none":
+                return Reasoning(mode="disabled")
+            return Reasoning(effort=self.reasoning_effort)
+        return None
+
+    def forwarded(self, dialect: str) -> Inbound | None:
+        """The client's own request when it is in ``dialect`` (then an adapter forwards it as sent)."""
+        inbound = self.inbound
+        if inbound is not UNSET and inbound.dialect == dialect:  # type: ignore[union-attr]
+            return inbound  # type: ignore[return-value]
+        return None
+
 
 # ---------------------------------------------------------------------------- response
 
 
+class PromptTokensDetails(Struct, omit_defaults=True):
+    cached_tokens: int = 0  # read from the vendor's prompt cache (OpenAI's name)
+    cache_write_tokens: int = 0  # written to it (Anthropic's cache_creation_input_tokens; OpenRouter's name)
+
+
 class Usage(Struct):
+    """``prompt_tokens`` counts every input token, cached or not, as OpenAI does; the details say how
+    many of them were read from or written to the vendor's prompt cache."""
+
     prompt_tokens: int = 0
     completion_tokens: int = 0
     total_tokens: int = 0
+    prompt_tokens_details: PromptTokensDetails | UnsetType = UNSET
+
+    def cache_read(self) -> int:
+        d = self.prompt_tokens_details
+        return 0 if d is UNSET else d.cached_tokens  # type: ignore[union-attr]
+
+    def cache_write(self) -> int:
+        d = self.prompt_tokens_details
+        return 0 if d is UNSET else d.cache_write_tokens  # type: ignore[union-attr]
 
 
 class ResponseMessage(Struct, kw_only=True):
@@ -158,6 +258,9 @@ class ResponseMessage(Struct, kw_only=True):
     role: Literal["assistant"] = "assistant"
     tool_calls: list[ToolCall] | None = None
     refusal: str | None = None
+    # What the model thought, when the vendor shows it (Anthropic thinking blocks, OpenAI reasoning
+    # items): handed back to clients of dialects that carry it.
+    reasoning: list[ThinkingPart] | UnsetType = UNSET
 
 
 FinishReason = Literal["stop", "length", "tool_calls", "content_filter"]
@@ -178,6 +281,9 @@ class ChatResponse(Struct, kw_only=True):
     usage: Usage
     object: Literal["chat.completion"] = "chat.completion"
     system_fingerprint: str | None = None
+    # The vendor's own answer body, when it was forwarded in the caller's dialect: sent as is.
+    raw: bytes | UnsetType = UNSET
+    stop_sequence: str | UnsetType = UNSET  # the stop sequence that ended the answer, when the vendor says
 
 
 class ToolCallDelta(Struct, omit_defaults=True, kw_only=True):
@@ -212,6 +318,9 @@ class ChatChunk(Struct, kw_only=True):
     usage: Usage | None = None
     object: Literal["chat.completion.chunk"] = "chat.completion.chunk"
     system_fingerprint: str | None = None
+    # The vendor's own stream event(s) behind this chunk, when forwarded in the caller's dialect (then
+    # the API layer writes these bytes, and the parsed fields serve accounting only).
+    raw: bytes | UnsetType = UNSET
 
 
 # ---------------------------------------------------------------------------- embeddings
@@ -261,6 +370,9 @@ class Deployment(Struct, kw_only=True):
     api_key: str = field(default="")
     timeout_s: float = 60.0
     headers: dict[str, str] = field(default_factory=dict)
+    reasoning: bool = False  # the model takes a reasoning / thinking parameter (catalog capability)
+    max_output: int = 0  # the model's output limit (0 = unknown): a forwarded max_tokens above it is cut
+    responses_api: bool = False  # the provider serves OpenAI's /responses (else Responses are translated)
 
     def __repr__(self) -> str:  # the key never reaches a log line or a traceback
         return f"Deployment({self.id!r} -> {self.base_url})"
@@ -331,6 +443,8 @@ class CallInfo(Struct, kw_only=True):
     status: int | None = None
     ratelimit: RateLimitInfo | None = None
     first_byte_at: float | None = None  # time.perf_counter() of the first body byte
+    forwarded: bool = False  # the client's own request went out (same dialect), not a translation
+    dropped: list[str] = field(default_factory=list)  # what the translation could not carry
 
 
 class AttemptRecord(Struct, kw_only=True):

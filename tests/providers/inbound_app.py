@@ -9,12 +9,12 @@ from __future__ import annotations
 from aiohttp import web
 
 from tierroute.api.anthropic_inbound import (
-    decode_messages_request,
     encode_message,
     error_body,
     error_status,
     stream_events,
 )
+from tierroute.api.anthropic_request import decode_messages
 from tierroute.errors import TierrouteError
 from tierroute.providers import get_adapter
 from tierroute.types import CallInfo, Deployment
@@ -29,11 +29,11 @@ def make_app(dep: Deployment) -> web.Application:
 
     async def messages(request: web.Request) -> web.StreamResponse:
         try:
-            req = decode_messages_request(await request.read())
+            req = decode_messages(await request.json())[0]
             if not req.stream:
                 resp = await adapter.send(req, dep, CallInfo())
-                return web.Response(body=encode_message(resp, req.model), content_type="application/json")
-            events = stream_events(adapter.stream(req, dep, CallInfo()), req.model).__aiter__()
+                return web.Response(body=encode_message(resp), content_type="application/json")
+            events = stream_events(adapter.stream(req, dep, CallInfo())).__aiter__()
             first = await events.__anext__()  # errors before the first byte still get an HTTP status
         except TierrouteError as err:
             return _error(err)

@@ -10,6 +10,7 @@ from aiohttp import web
 
 from tierroute.api import chat, feedback, health, messages, models
 from tierroute.api.auth import guarded
+from tierroute.api.framework_errors import json_errors
 from tierroute.api.keys import GATEWAY
 from tierroute.gateway import Gateway
 
@@ -18,11 +19,13 @@ log = logging.getLogger("tierroute")
 
 def create_app(gw: Gateway) -> web.Application:
     max_body = int(gw.settings.gateway.server.max_body_mb * 1024 * 1024)
-    app = web.Application(client_max_size=max_body, handler_args={"max_field_size": 16384})
+    app = web.Application(client_max_size=max_body, handler_args={"max_field_size": 16384},
+                          middlewares=[json_errors])
     app[GATEWAY] = gw
     app.router.add_post("/v1/chat/completions", chat.chat_completions)
     app.router.add_post("/chat/completions", chat.chat_completions)
     app.router.add_post("/v1/messages", messages.messages)
+    app.router.add_post("/v1/messages/count_tokens", messages.count_tokens)
     app.router.add_post("/v1/embeddings", models.embeddings)
     app.router.add_get("/v1/models", models.list_models)
     app.router.add_post("/v1/feedback", feedback.feedback)

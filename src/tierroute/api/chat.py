@@ -7,26 +7,20 @@ import logging
 import msgspec
 from aiohttp import web
 
-from tierroute.api.errors import error_response, invalid_body
+from tierroute.api.errors import error_response
 from tierroute.api.exchange import run_exchange
+from tierroute.api.inbound import decode_chat
 from tierroute.errors import TierrouteError
-from tierroute.types import ChatRequest, ChatResponse
+from tierroute.types import ChatResponse
 
 log = logging.getLogger("tierroute")
-_decode = msgspec.json.Decoder(ChatRequest).decode
 _encode = msgspec.json.encode
+_UNSET = msgspec.UNSET
 SSE_HEADERS = {"Content-Type": "text/event-stream", "Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 
 
-def decode_chat(body: bytes) -> ChatRequest:
-    try:
-        return _decode(body)
-    except (msgspec.ValidationError, msgspec.DecodeError) as e:
-        raise invalid_body(e) from None
-
-
 async def chat_completions(request: web.Request) -> web.StreamResponse:
-    headers, _, result = await run_exchange(request, decode_chat, "chat")
+    headers, _, result = await run_exchange(request, decode_chat, "chat", "openai-chat")
     if isinstance(result, TierrouteError):
         return error_response(result, headers)
     if isinstance(result, ChatResponse):
@@ -35,7 +29,8 @@ async def chat_completions(request: web.Request) -> web.StreamResponse:
     await resp.prepare(request)
     try:
         async for chunk in result:
-            await resp.write(b"data: " + _encode(chunk) + b"\n\n")
+            # a forwarded stream's chunks go out as the vendor wrote them
+            await resp.write(chunk.raw if chunk.raw is not _UNSET else b"data: " + _encode(chunk) + b"\n\n")
         await resp.write(b"data: [DONE]\n\n")
     except TierrouteError as e:
         # Past the first byte there is no falling back: end with an error event (OpenAI SDKs raise on

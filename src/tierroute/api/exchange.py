@@ -11,7 +11,7 @@ import asyncio
 import logging
 import os
 import time
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 import msgspec
@@ -19,6 +19,7 @@ from aiohttp import web
 
 from tierroute.api.auth import authenticate
 from tierroute.api.errors import read_body
+from tierroute.api.inbound import Decoder, attach, parse_object
 from tierroute.api.keys import GATEWAY
 from tierroute.cache import CacheContext, parse_cache_controls, replay_chunks
 from tierroute.errors import BudgetExceeded, PermissionDenied, ProviderError, TierrouteError
@@ -219,6 +220,12 @@ class Exchange:
         h["X-Tierroute-Provider"] = dep.provider
         h["X-Tierroute-Route"] = self.plan.route if self.plan else ""
         h["X-Tierroute-Attempts"] = str(len(done.attempts))
+        dropped = list(done.info.dropped)
+        inbound = self.req.inbound
+        if not done.info.forwarded and inbound is not msgspec.UNSET:
+            dropped.extend(inbound.untranslatable)  # type: ignore[union-attr]
+        if dropped:
+            h["X-Tierroute-Dropped"] = ", ".join(dict.fromkeys(dropped))[:2000]
 
     def _key_id(self) -> str | None:
         return None if self.identity == "master" else self.identity
@@ -318,7 +325,8 @@ class ChunkRelay:
                         self.tool_calls = True
                     if c.finish_reason is not None and c.index == 0:
                         self.finish_reason = c.finish_reason
-                if chunk.choices or self.include_usage:
+                # a forwarded event with nothing parsed from it still goes to its client
+                if chunk.choices or self.include_usage or (chunk.raw is not msgspec.UNSET and chunk.usage is None):
                     if not self.include_usage and chunk.usage is not None:
                         chunk.usage = None
                     yield chunk
@@ -354,7 +362,7 @@ class ChunkRelay:
 Result = ChatResponse | ChunkRelay | CachedRelay | TierrouteError
 
 
-async def run_exchange(request: web.Request, decode: Callable[[bytes], ChatRequest], endpoint: str
+async def run_exchange(request: web.Request, decode: Decoder, endpoint: str, dialect: str
                        ) -> tuple[dict[str, str], ChatRequest | None, Result]:
     """Authenticate, decode and run one chat request for a dialect handler. Returns the response
     headers (request id, who answered, attempts: on errors too), the request, and the answer or the
@@ -364,7 +372,9 @@ async def run_exchange(request: web.Request, decode: Callable[[bytes], ChatReque
     req = None
     try:
         caller = authenticate(request, gw)
-        req = decode(await read_body(request))
+        doc = parse_object(await read_body(request))
+        req, untranslatable = decode(doc, request)
+        attach(req, dialect, doc, request, untranslatable)
         ex = Exchange(gw, request.headers, req, endpoint, caller)
         headers = ex.headers
         return headers, req, await ex.run()

@@ -23,7 +23,7 @@ _enc = msgspec.json.Encoder(order="deterministic")
 # metadata carries routing hints, which the API layer folds into ctx.route).
 _ANSWER_FIELDS = ("tools", "tool_choice", "parallel_tool_calls", "response_format", "n", "stop", "max_tokens",
                   "max_completion_tokens", "temperature", "top_p", "presence_penalty", "frequency_penalty",
-                  "seed", "logprobs", "top_logprobs", "reasoning_effort")
+                  "seed", "logprobs", "top_logprobs", "reasoning_effort", "reasoning", "top_k")
 
 
 def normalise_text(text: str) -> str:
@@ -53,7 +53,7 @@ def _digest(obj: object) -> str:
 def partition_key(req: ChatRequest, ctx: CacheContext) -> str:
     earlier = req.messages[:-1] if new_user_turn(req) is not None else req.messages
     # The system prompt is part of `earlier`; normalise whitespace of text parts only where harmless.
-    params = {f: getattr(req, f) for f in _ANSWER_FIELDS if getattr(req, f) is not None}
+    params = {f: v for f in _ANSWER_FIELDS if (v := getattr(req, f)) is not None and v is not msgspec.UNSET}
     return _digest(["v1", ctx.tenant, ctx.route, msgspec.to_builtins(earlier), msgspec.to_builtins(params)])
 
 

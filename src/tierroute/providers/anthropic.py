@@ -1,6 +1,10 @@
 """The Anthropic Messages dialect: ``POST {base_url}/v1/messages`` with ``x-api-key``.
 
-Translation rules live in ``anthropic_wire``. Choices where Anthropic has no counterpart:
+A request that arrived as Anthropic Messages is forwarded as the client sent it (``forward.py``: every
+field, ``anthropic-beta`` / ``anthropic-version`` and the other vendor headers, the ``?beta=true``
+query, with the model swapped and the provider's key in place of the client's); its answer and its
+stream events go back byte for byte (thinking signatures, cache usage, fields tierroute does not
+know), parsed on the side for accounting. Any other request is translated (``anthropic_wire``). Choices where Anthropic has no counterpart:
 - ``n > 1``: Anthropic returns one answer per call, so ``send`` makes ``n`` calls in parallel and
   merges them as choices 0..n-1 with summed usage (the cost is n calls, as with OpenAI's ``n``).
   Streaming with ``n > 1`` is refused with a ``BadRequest`` that allows fallback, so execution can
@@ -22,6 +26,7 @@ from typing import Any
 
 import aiohttp
 import msgspec
+from msgspec import UNSET
 
 from tierroute.errors import BadRequest, ProviderError
 from tierroute.providers import errmap
@@ -34,6 +39,7 @@ from tierroute.providers.anthropic_wire import (
     usage_of,
 )
 from tierroute.providers.call import open_stream, post, transport_error
+from tierroute.providers.forward import forward_body, forward_headers, url_with_query
 from tierroute.providers.guard import check_filtered, hold_empty_start
 from tierroute.providers.sse import iter_events
 from tierroute.types import (
@@ -57,7 +63,7 @@ _encode = msgspec.json.encode
 _perf = time.perf_counter
 
 
-def _headers(dep: Deployment) -> dict[str, str]:
+def anthropic_headers(dep: Deployment) -> dict[str, str]:
     h = {"Content-Type": "application/json", "Accept": "application/json", "anthropic-version": API_VERSION}
     if dep.api_key:
         h["x-api-key"] = dep.api_key
@@ -75,25 +81,39 @@ def _refuse(msg: str, dep: Deployment, param: str | None = None) -> BadRequest:
 class AnthropicAdapter:
     dialect = "anthropic"
 
-    async def _one(self, body: bytes, req: ChatRequest, dep: Deployment, info: CallInfo,
-                   index: int) -> ChatResponse:
-        data = await post(dep.base_url + "/v1/messages", body, _headers(dep), dep, info)
+    def _request(self, req: ChatRequest, dep: Deployment, info: CallInfo, stream: bool
+                 ) -> tuple[str, bytes, dict[str, str]]:
+        url = dep.base_url + "/v1/messages"
+        fwd = req.forwarded("anthropic")
+        if fwd is not None:
+            info.forwarded = True
+            headers = forward_headers(fwd, anthropic_headers(dep))
+            headers.setdefault("anthropic-version", API_VERSION)
+            return url_with_query(url, fwd), forward_body(fwd, dep, max_tokens_field="max_tokens"), headers
+        return url, _encode(build_request(req, dep, stream=stream, dropped=info.dropped)), anthropic_headers(dep)
+
+    async def _one(self, url: str, body: bytes, headers: dict[str, str], req: ChatRequest, dep: Deployment,
+                   info: CallInfo, index: int) -> ChatResponse:
+        data = await post(url, body, headers, dep, info)
         try:
             doc = _decode(data)
         except msgspec.DecodeError as exc:
             raise errmap.malformed(dep, info.status or 200, str(exc)) from None
         if not isinstance(doc, dict) or doc.get("type") == "error":
             raise errmap.from_stream_error(data, dep, info.status or 200)
-        return parse_message(doc, req, dep, index)
+        resp = parse_message(doc, req, dep, index)
+        if info.forwarded:
+            resp.raw = data
+        return resp
 
     async def send(self, req: ChatRequest, dep: Deployment, info: CallInfo) -> ChatResponse:
-        body = _encode(build_request(req, dep, stream=False))
+        url, body, headers = self._request(req, dep, info, False)
         n = req.n or 1
         if n == 1:
-            return check_filtered(await self._one(body, req, dep, info, 0), dep, info.status)
+            return check_filtered(await self._one(url, body, headers, req, dep, info, 0), dep, info.status)
         try:  # a TaskGroup, so one failed call cancels its siblings instead of paying for them
             async with asyncio.TaskGroup() as tg:
-                tasks = [tg.create_task(self._one(body, req, dep, info, i)) for i in range(n)]
+                tasks = [tg.create_task(self._one(url, body, headers, req, dep, info, i)) for i in range(n)]
         except BaseExceptionGroup as eg:
             first_err = eg.exceptions[0]
             raise first_err from None
@@ -112,8 +132,9 @@ class AnthropicAdapter:
     async def _stream(self, req: ChatRequest, dep: Deployment, info: CallInfo) -> AsyncIterator[ChatChunk]:
         if (req.n or 1) > 1:
             raise _refuse("Anthropic cannot stream n > 1 choices", dep, "n")
-        body = _encode(build_request(req, dep, stream=True))
-        resp = await open_stream(dep.base_url + "/v1/messages", body, _headers(dep), dep, info)
+        url, body, headers = self._request(req, dep, info, True)
+        resp = await open_stream(url, body, headers, dep, info)
+        forwarded = info.forwarded
         msg_id, model, created = "", dep.upstream_model, int(time.time())
         usage_in: dict[str, Any] = {}
         finish: FinishReason | None = None
@@ -126,12 +147,16 @@ class AnthropicAdapter:
             return ChatChunk(id=msg_id, created=created, model=model,
                              choices=[ChunkChoice(index=0, delta=delta, finish_reason=fr)])
 
+        stop_raw: bytes | None = None
         try:
             async for ev in iter_events(resp):
                 if info.first_byte_at is None:
                     info.first_byte_at = _perf()
                 kind = ev.event
+                raw = b"event: " + kind.encode() + b"\ndata: " + ev.data + b"\n\n" if forwarded and kind else None
                 if kind == "ping" or not ev.data:
+                    if raw is not None:  # keep-alives reach a forwarded client too
+                        yield ChatChunk(id=msg_id, created=created, model=model, choices=[], raw=raw)
                     continue
                 try:
                     doc = _decode(ev.data)
@@ -142,47 +167,57 @@ class AnthropicAdapter:
                 kind = kind or doc.get("type")
                 if kind == "error" or doc.get("type") == "error":
                     raise errmap.from_stream_error(ev.data, dep)
+                made: ChatChunk | None = None
                 if kind == "message_start":
                     m = doc.get("message") or {}
                     msg_id = m.get("id") or msg_id
                     model = m.get("model") or model
                     usage_in = m.get("usage") or {}
-                    yield chunk(Delta(role="assistant", content=""))
+                    made = chunk(Delta(role="assistant", content=""))
                 elif kind == "content_block_start":
                     block = doc.get("content_block") or {}
                     if block.get("type") == "tool_use" and json_mode and block.get("name") == JSON_TOOL:
                         json_blocks.add(doc.get("index", 0))
                     elif block.get("type") == "tool_use":
                         ti = tool_index[doc.get("index", 0)] = len(tool_index)
-                        yield chunk(Delta(tool_calls=[ToolCallDelta(
+                        made = chunk(Delta(tool_calls=[ToolCallDelta(
                             index=ti, id=block.get("id"), type="function",
                             function={"name": block.get("name") or "", "arguments": ""})]))
                     elif block.get("type") == "text" and block.get("text") and not json_mode:
-                        yield chunk(Delta(content=block["text"]))
+                        made = chunk(Delta(content=block["text"]))
                 elif kind == "content_block_delta":
                     d = doc.get("delta") or {}
                     dt = d.get("type")
                     if dt == "text_delta" and not json_mode:  # in JSON mode only the JSON is the answer
-                        yield chunk(Delta(content=d.get("text") or ""))
+                        made = chunk(Delta(content=d.get("text") or ""))
                     elif dt == "input_json_delta" and doc.get("index", 0) in json_blocks:
-                        yield chunk(Delta(content=d.get("partial_json") or ""))
+                        made = chunk(Delta(content=d.get("partial_json") or ""))
                     elif dt == "input_json_delta":
                         ti = tool_index.get(doc.get("index", 0), 0)
-                        yield chunk(Delta(tool_calls=[ToolCallDelta(
+                        made = chunk(Delta(tool_calls=[ToolCallDelta(
                             index=ti, function={"arguments": d.get("partial_json") or ""})]))
+                    elif raw is not None:  # thinking, signature, citations: content for a forwarded client
+                        made = chunk(Delta())
                 elif kind == "message_delta":
                     d = doc.get("delta") or {}
-                    raw = d.get("stop_reason")
-                    finish = STOP_REASONS.get(raw, "stop") if raw else None
+                    reason = d.get("stop_reason")
+                    finish = STOP_REASONS.get(reason, "stop") if reason else None
                     if finish == "tool_calls" and not tool_index:
                         finish = "stop"  # only the forced JSON tool was called
                     u = doc.get("usage") or {}
                     usage_in = {**usage_in, **{k: v for k, v in u.items() if v is not None}}
                     if finish is not None:
-                        yield chunk(Delta(), finish)
+                        made = chunk(Delta(), finish)
                 elif kind == "message_stop":
                     stopped = True
+                    stop_raw = raw
                     break
+                if raw is not None:
+                    if made is None or kind == "message_start":  # held back until content, as always
+                        made = ChatChunk(id=msg_id, created=created, model=model, choices=[])
+                    made.raw = raw
+                if made is not None:
+                    yield made
         except ProviderError:
             raise
         except (aiohttp.ClientError, TimeoutError) as exc:
@@ -196,7 +231,8 @@ class AnthropicAdapter:
             raise errmap.cut(dep, resp.status)
         if finish is None:
             yield chunk(Delta(), "tool_calls" if tool_index else "stop")
-        yield ChatChunk(id=msg_id, created=created, model=model, choices=[], usage=usage_of(usage_in))
+        yield ChatChunk(id=msg_id, created=created, model=model, choices=[], usage=usage_of(usage_in),
+                        raw=stop_raw if stop_raw is not None else UNSET)
 
     async def embed(self, req: EmbeddingRequest, dep: Deployment, info: CallInfo) -> EmbeddingResponse:
         raise _refuse("Anthropic has no embeddings endpoint", dep, "model")

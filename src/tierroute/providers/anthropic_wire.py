@@ -11,6 +11,11 @@ Choices made where Anthropic has no equivalent (documented for users in the adap
   system instruction and unwrap a Markdown code fence if the model still adds one. We do not
   prefill ``{``: newer Claude models refuse prefill and it breaks tool use.
 - ``seed``, penalties and logprobs have no Anthropic counterpart and are dropped.
+- ``cache_control`` markers on parts, messages and tools are kept (Anthropic allows at most
+  ``MAX_BREAKPOINTS``; the earliest extra ones are dropped and reported). Earlier thinking blocks
+  written by Anthropic keep their signature; another vendor's reasoning is dropped (and reported).
+- ``reasoning`` becomes ``thinking`` (``providers/reasoning.py``); Anthropic refuses a temperature
+  other than 1 while thinking, so such a temperature is dropped (and reported).
 """
 
 from __future__ import annotations
@@ -19,9 +24,11 @@ import time
 from typing import Any
 
 import msgspec
+from msgspec import UNSET
 
 from tierroute.errors import BadRequest
 from tierroute.providers.images import split_data_url
+from tierroute.providers.reasoning import anthropic_thinking
 from tierroute.providers.tool_args import parse_tool_arguments
 from tierroute.types import (
     ChatRequest,
@@ -32,13 +39,17 @@ from tierroute.types import (
     FunctionCall,
     ImagePart,
     Message,
+    OpaquePart,
+    PromptTokensDetails,
     ResponseMessage,
     TextPart,
+    ThinkingPart,
     ToolCall,
     Usage,
 )
 
 DEFAULT_MAX_TOKENS = 4096
+MAX_BREAKPOINTS = 4  # Anthropic's limit on cache_control markers per request
 _json_decode = msgspec.json.decode
 _json_encode = msgspec.json.encode
 
@@ -73,7 +84,25 @@ def json_instruction(req: ChatRequest) -> str | None:
     return text
 
 
-def _content_blocks(m: Message, i: int, dep: Deployment) -> list[dict[str, Any]]:
+def _marked(block: dict[str, Any], cc: Any) -> dict[str, Any]:
+    if cc is not UNSET:
+        block["cache_control"] = cc
+    return block
+
+
+def _thinking_block(part: ThinkingPart, dropped: list[str]) -> dict[str, Any] | None:
+    if part.origin != "anthropic":  # another vendor's reasoning: Anthropic cannot verify it
+        dropped.append("thinking")
+        return None
+    if part.redacted is not UNSET:
+        return {"type": "redacted_thinking", "data": part.redacted}
+    block: dict[str, Any] = {"type": "thinking", "thinking": part.thinking}
+    if part.signature is not UNSET:
+        block["signature"] = part.signature
+    return block
+
+
+def _content_blocks(m: Message, i: int, dep: Deployment, dropped: list[str]) -> list[dict[str, Any]]:
     c = m.content
     if c is None:
         return []
@@ -83,19 +112,45 @@ def _content_blocks(m: Message, i: int, dep: Deployment) -> list[dict[str, Any]]
     for j, part in enumerate(c):
         if isinstance(part, TextPart):
             if part.text:
-                out.append({"type": "text", "text": part.text})
+                out.append(_marked({"type": "text", "text": part.text}, part.cache_control))
         elif isinstance(part, ImagePart):
             url = part.image_url.url
             if url.startswith("data:"):
                 mime, data = split_data_url(url, dep, f"messages[{i}].content[{j}].image_url.url")
-                out.append({"type": "image", "source": {"type": "base64", "media_type": mime, "data": data}})
+                block = {"type": "image", "source": {"type": "base64", "media_type": mime, "data": data}}
             else:
-                out.append({"type": "image", "source": {"type": "url", "url": url}})
+                block = {"type": "image", "source": {"type": "url", "url": url}}
+            out.append(_marked(block, part.cache_control))
+        elif isinstance(part, ThinkingPart):
+            if m.role == "assistant" and (tb := _thinking_block(part, dropped)) is not None:
+                out.append(tb)
+        elif isinstance(part, OpaquePart):
+            if part.origin == "anthropic":
+                out.append(part.data)
+            else:
+                dropped.append(part.kind)
     return out
 
 
-def _messages(req: ChatRequest, dep: Deployment) -> tuple[list[str], list[dict[str, Any]]]:
-    system: list[str] = []
+def _system_blocks(m: Message) -> list[dict[str, Any]]:
+    c = m.content
+    if isinstance(c, str):
+        return [{"type": "text", "text": c}] if c else []
+    return [_marked({"type": "text", "text": p.text}, p.cache_control)
+            for p in c or () if isinstance(p, TextPart) and p.text]
+
+
+def _limit_breakpoints(blocks: list[dict[str, Any]], dropped: list[str]) -> None:
+    """Keep the last ``MAX_BREAKPOINTS`` markers: the later a breakpoint, the longer the prefix it caches."""
+    marked = [b for b in blocks if "cache_control" in b]
+    for b in marked[:-MAX_BREAKPOINTS] if len(marked) > MAX_BREAKPOINTS else ():
+        del b["cache_control"]
+        dropped.append("cache_control (over 4 breakpoints)")
+
+
+def _messages(req: ChatRequest, dep: Deployment, dropped: list[str]
+              ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    system: list[dict[str, Any]] = []
     turns: list[dict[str, Any]] = []
 
     def add(role: str, blocks: list[dict[str, Any]]) -> None:
@@ -108,23 +163,25 @@ def _messages(req: ChatRequest, dep: Deployment) -> tuple[list[str], list[dict[s
 
     for i, m in enumerate(req.messages):
         if m.role in ("system", "developer"):
-            t = m.text()
-            if t:
-                system.append(t)
+            system.extend(_system_blocks(m))
         elif m.role == "user":
-            add("user", _content_blocks(m, i, dep))
+            add("user", _content_blocks(m, i, dep, dropped))
         elif m.role == "assistant":
-            blocks = _content_blocks(m, i, dep)
+            blocks = _content_blocks(m, i, dep, dropped)
             for j, tc in enumerate(m.tool_calls or ()):
                 blocks.append({"type": "tool_use", "id": tc.id, "name": tc.function.name,
                                "input": parse_tool_arguments(tc.function.arguments, dep,
                                                     f"messages[{i}].tool_calls[{j}].function.arguments")})
+            if blocks:
+                _marked(blocks[-1], m.cache_control)
             add("assistant", blocks)
         elif m.role == "tool":
             if not m.tool_call_id:
                 raise BadRequest(f"messages[{i}].tool_call_id is required for a tool message",
                                  param=f"messages[{i}].tool_call_id", deployment=dep.id)
-            add("user", [{"type": "tool_result", "tool_use_id": m.tool_call_id, "content": m.text()}])
+            inner: Any = m.content if isinstance(m.content, str) else _content_blocks(m, i, dep, dropped)
+            add("user", [_marked({"type": "tool_result", "tool_use_id": m.tool_call_id, "content": inner or ""},
+                                 m.cache_control)])
     # Anthropic rejects a final assistant (prefill) turn that ends in whitespace
     if turns and turns[-1]["role"] == "assistant":
         last = turns[-1]["content"][-1]
@@ -154,31 +211,57 @@ def _tool_choice(req: ChatRequest) -> dict[str, Any] | None:
     return out
 
 
-def build_request(req: ChatRequest, dep: Deployment, stream: bool) -> dict[str, Any]:
-    system, turns = _messages(req, dep)
+def _system_field(system: list[dict[str, Any]]) -> str | list[dict[str, Any]]:
+    if any("cache_control" in b for b in system):
+        return system
+    return "\n\n".join(b["text"] for b in system)
+
+
+def build_request(req: ChatRequest, dep: Deployment, stream: bool, dropped: list[str] | None = None
+                  ) -> dict[str, Any]:
+    dropped = [] if dropped is None else dropped
+    system, turns = _messages(req, dep, dropped)
     instr = json_instruction(req)
     if instr:
-        system.append(instr)
+        system.append({"type": "text", "text": instr})
+    max_tokens = req.output_limit() or DEFAULT_MAX_TOKENS
+    if dep.max_output and max_tokens > dep.max_output:
+        max_tokens = dep.max_output
     body: dict[str, Any] = {
         "model": dep.upstream_model,
-        "max_tokens": req.output_limit() or DEFAULT_MAX_TOKENS,
+        "max_tokens": max_tokens,
         "messages": turns,
     }
     if system:
-        body["system"] = "\n\n".join(system)
+        body["system"] = _system_field(system)
     if stream:
         body["stream"] = True
     stops = req.stop_list()
     if stops:
         body["stop_sequences"] = stops
+    thinking = None
+    spec = req.reasoning_spec()
+    if spec is not None:
+        thinking = anthropic_thinking(spec, max_tokens) if dep.reasoning else None
+        if thinking is not None:
+            body["thinking"] = thinking
+        elif spec.mode != "disabled":
+            dropped.append("reasoning")
+    thinking_on = thinking is not None and thinking.get("type") != "disabled"
     if req.temperature is not None:
-        body["temperature"] = min(req.temperature, 1.0)
-    if req.top_p is not None:
+        if thinking_on and req.temperature != 1:
+            dropped.append("temperature (Anthropic thinks at temperature 1)")
+        elif not thinking_on:
+            body["temperature"] = min(req.temperature, 1.0)
+    if req.top_p is not None and not thinking_on:
         body["top_p"] = req.top_p
+    if req.top_k is not UNSET:
+        body["top_k"] = req.top_k
     if req.tools:
-        body["tools"] = [{"name": t.function.name,
-                          **({"description": t.function.description} if t.function.description else {}),
-                          "input_schema": t.function.parameters or {"type": "object", "properties": {}}}
+        body["tools"] = [_marked({"name": t.function.name,
+                                  **({"description": t.function.description} if t.function.description else {}),
+                                  "input_schema": t.function.parameters or {"type": "object", "properties": {}}},
+                                 t.cache_control)
                          for t in req.tools]
         tc = _tool_choice(req)
         if tc is not None:
@@ -190,6 +273,8 @@ def build_request(req: ChatRequest, dep: Deployment, stream: bool) -> dict[str, 
         body["tool_choice"] = {"type": "tool", "name": JSON_TOOL}
     if req.user:
         body["metadata"] = {"user_id": req.user}
+    _limit_breakpoints([*body.get("tools", ()), *(system if isinstance(body.get("system"), list) else ()),
+                        *(b for t in turns for b in t["content"])], dropped)
     return body
 
 
@@ -206,17 +291,22 @@ def unfence(text: str) -> str:
 
 
 def usage_of(u: dict[str, Any] | None) -> Usage:
+    """Anthropic's usage as ours: ``prompt_tokens`` is every input token (uncached, written to the
+    cache and read from it, which Anthropic reports apart), with the cache parts in the details."""
     if not u:
         return Usage()
-    p = (u.get("input_tokens") or 0) + (u.get("cache_creation_input_tokens") or 0) + (
-        u.get("cache_read_input_tokens") or 0)
+    write = u.get("cache_creation_input_tokens") or 0
+    read = u.get("cache_read_input_tokens") or 0
+    p = (u.get("input_tokens") or 0) + write + read
     c = u.get("output_tokens") or 0
-    return Usage(prompt_tokens=p, completion_tokens=c, total_tokens=p + c)
+    details = PromptTokensDetails(cached_tokens=read, cache_write_tokens=write) if write or read else UNSET
+    return Usage(prompt_tokens=p, completion_tokens=c, total_tokens=p + c, prompt_tokens_details=details)
 
 
 def parse_message(doc: dict[str, Any], req: ChatRequest, dep: Deployment, index: int = 0) -> ChatResponse:
     texts: list[str] = []
     calls: list[ToolCall] = []
+    thoughts: list[ThinkingPart] = []
     json_mode = json_tool_schema(req) is not None
     json_text: str | None = None
     for block in doc.get("content") or ():
@@ -225,6 +315,12 @@ def parse_message(doc: dict[str, Any], req: ChatRequest, dep: Deployment, index:
         kind = block.get("type")
         if kind == "text":
             texts.append(block.get("text") or "")
+        elif kind == "thinking":
+            sig = block.get("signature")
+            thoughts.append(ThinkingPart(thinking=block.get("thinking") or "", origin="anthropic",
+                                         signature=sig if isinstance(sig, str) else UNSET))
+        elif kind == "redacted_thinking":
+            thoughts.append(ThinkingPart(origin="anthropic", redacted=block.get("data") or ""))
         elif kind == "tool_use" and block.get("name") == JSON_TOOL and json_mode:
             json_text = _json_encode(block.get("input") or {}).decode()
         elif kind == "tool_use":
@@ -239,11 +335,14 @@ def parse_message(doc: dict[str, Any], req: ChatRequest, dep: Deployment, index:
     finish: FinishReason = STOP_REASONS.get(raw, "stop") if raw else ("tool_calls" if calls else "stop")
     if finish == "tool_calls" and not calls:  # the forced JSON tool: to the caller, a plain answer
         finish = "stop"
+    stop_seq = doc.get("stop_sequence")
     return ChatResponse(
         id=doc.get("id") or "",
         created=int(time.time()),
         model=doc.get("model") or dep.upstream_model,
-        choices=[Choice(index=index, message=ResponseMessage(content=text, tool_calls=calls or None),
+        choices=[Choice(index=index, message=ResponseMessage(content=text, tool_calls=calls or None,
+                                                             reasoning=thoughts or UNSET),
                         finish_reason=finish)],
         usage=usage_of(doc.get("usage")),
+        stop_sequence=stop_seq if isinstance(stop_seq, str) else UNSET,
     )

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
+from msgspec import UNSET
+
 from tierroute.errors import ContentFiltered
 from tierroute.types import CallInfo, ChatChunk, ChatResponse, Deployment
 
@@ -30,6 +32,8 @@ def check_filtered(resp: ChatResponse, dep: Deployment, status: int | None) -> C
 
 
 def _carries(chunk: ChatChunk) -> bool:
+    if chunk.raw is not UNSET and chunk.choices and chunk.choices[0].delta.role is None:
+        return True  # a forwarded event the adapter marked as content (thinking, a signature)
     for ch in chunk.choices:
         d = ch.delta
         if d.content or d.tool_calls or d.refusal or (ch.finish_reason and ch.finish_reason != "content_filter"):

@@ -1,8 +1,10 @@
 """The OpenAI-compatible dialect: OpenAI, DeepSeek, OpenRouter, Together, Mistral, Groq, vLLM, Ollama.
 
-``POST {base_url}/chat/completions`` and ``/embeddings`` with a Bearer key. This is the hot path,
-so the request is our own ``ChatRequest`` re-encoded with the vendor's model name (one msgspec
-encode, no dict building) and the answer is decoded once, leniently, into our types.
+``POST {base_url}/chat/completions`` and ``/embeddings`` with a Bearer key. A request that arrived
+as OpenAI chat is forwarded as the client sent it (``providers/forward.py``: every field and vendor
+header kept, the model swapped); any other is translated (``openai_translate``). The answer is
+decoded once, leniently, into our types; a forwarded stream's chunks also keep the vendor's bytes,
+which the API layer relays as they are.
 
 Streams: chunks are yielded as the vendor sends them. We always ask for usage
 (``stream_options.include_usage``) so the gateway can account tokens; the stream therefore ends
@@ -22,6 +24,7 @@ import msgspec
 from tierroute.errors import ProviderError
 from tierroute.providers import errmap
 from tierroute.providers.call import open_stream, post, transport_error
+from tierroute.providers.forward import forward_body, forward_headers
 from tierroute.providers.guard import check_filtered, hold_empty_start
 from tierroute.providers.openai_lenient import (
     LUsage,
@@ -31,6 +34,7 @@ from tierroute.providers.openai_lenient import (
     normalise_response,
     response_decoder,
 )
+from tierroute.providers.openai_translate import chat_body
 from tierroute.providers.sse import iter_events
 from tierroute.types import (
     CallInfo,
@@ -42,12 +46,10 @@ from tierroute.types import (
     EmbeddingRequest,
     EmbeddingResponse,
     EmbeddingUsage,
-    StreamOptions,
 )
 
 _encode = msgspec.json.encode
 _replace = msgspec.structs.replace
-_USAGE_ON = StreamOptions(include_usage=True)
 _perf = time.perf_counter
 
 
@@ -75,12 +77,21 @@ def _headers(dep: Deployment) -> dict[str, str]:
     return h
 
 
+def _request(req: ChatRequest, dep: Deployment, info: CallInfo, stream: bool) -> tuple[bytes, dict[str, str]]:
+    fwd = req.forwarded("openai-chat")
+    if fwd is not None:
+        info.forwarded = True
+        return (forward_body(fwd, dep, usage_in_stream=True, max_tokens_field="max_tokens"),
+                forward_headers(fwd, _headers(dep)))
+    return _encode(chat_body(req, dep, info.dropped, stream=stream)), _headers(dep)
+
+
 class OpenAICompatAdapter:
     dialect = "openai"
 
     async def send(self, req: ChatRequest, dep: Deployment, info: CallInfo) -> ChatResponse:
-        body = _encode(_replace(req, model=dep.upstream_model, metadata=None, stream=False, stream_options=None))
-        data = await post(dep.base_url + "/chat/completions", body, _headers(dep), dep, info)
+        body, headers = _request(req, dep, info, False)
+        data = await post(dep.base_url + "/chat/completions", body, headers, dep, info)
         try:
             lr = response_decoder.decode(data)
         except msgspec.DecodeError as exc:
@@ -95,9 +106,9 @@ class OpenAICompatAdapter:
         return hold_empty_start(self._stream(req, dep, info), dep, info)
 
     async def _stream(self, req: ChatRequest, dep: Deployment, info: CallInfo) -> AsyncIterator[ChatChunk]:
-        body = _encode(_replace(req, model=dep.upstream_model, metadata=None, stream=True,
-                                stream_options=_USAGE_ON))
-        resp = await open_stream(dep.base_url + "/chat/completions", body, _headers(dep), dep, info)
+        body, headers = _request(req, dep, info, True)
+        resp = await open_stream(dep.base_url + "/chat/completions", body, headers, dep, info)
+        forwarded = info.forwarded
         done = finished = False
         fallback_id, created, model = new_id(), int(time.time()), dep.upstream_model
         try:
@@ -117,6 +128,8 @@ class OpenAICompatAdapter:
                 if lc.error is not None:
                     raise errmap.from_stream_error(data, dep)
                 chunk = normalise_chunk(lc, model, fallback_id, created)
+                if forwarded:
+                    chunk.raw = b"data: " + data + b"\n\n"
                 for ch in chunk.choices:
                     if ch.finish_reason is not None:
                         finished = True

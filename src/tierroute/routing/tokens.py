@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import msgspec
 
-from tierroute.types import ChatRequest, ImagePart, TextPart
+from tierroute.types import ChatRequest, ImagePart, TextPart, ThinkingPart
 
 _IMAGE_TOKENS = 765
 _IMAGE_TOKENS_LOW = 85
@@ -34,6 +34,8 @@ def estimate_prompt_tokens(req: ChatRequest) -> int:
                     chars += len(p.text)
                 elif isinstance(p, ImagePart):
                     extra += _IMAGE_TOKENS_LOW if p.image_url.detail == "low" else _IMAGE_TOKENS
+                elif isinstance(p, ThinkingPart):
+                    chars += len(p.thinking)
         if m.tool_calls:
             for tc in m.tool_calls:
                 chars += len(tc.function.name) + len(tc.function.arguments)
