@@ -1,8 +1,9 @@
 """The real Claude Code (`claude -p`, from scripts/ensure-agents.sh) against tierroute.
 
 Against the recording server first (recorder.py plays the model), which pins down what Claude Code
-sends and that the harness drives it right; then against an offline `tierroute serve`, whose
-built-in simulator answers every model: a plain prompt, and a tool loop through the Bash tool.
+sends and that the harness drives it right; then straight at the provider simulator; then against
+an offline `tierroute serve`, whose built-in simulator answers every model: a plain prompt, and a
+tool loop through the Bash tool.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from pathlib import Path
 from agent_cli import CLAUDE_TOOL_PROMPT, TOOL_OUTPUT, Run, run_claude
 from recorder import RECORDER_TEXT, Recorded, Recorder
 
-from gateway_process import MASTER_KEY, GatewayProcess
+from gateway_process import MASTER_KEY, GatewayProcess, SimThread
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "agents"
 KEY = "sk-agent-test-key"
@@ -65,6 +66,13 @@ def test_claude_code_tool_loop_against_recorder(recorder: Recorder, tmp_path: Pa
     assert last["role"] == "user" and results and TOOL_OUTPUT in json.dumps(results[0]["content"])
     fixture = json.loads((FIXTURES / "claude_code_tool_result_request.json").read_text())
     assert _shape(calls[1]) == _shape(fixture), "recapture with tests/agents/capture.py"
+
+
+def test_claude_code_tool_loop_against_simulator(sim: SimThread, tmp_path: Path) -> None:
+    """Straight at the provider simulator (its Anthropic dialect), no gateway in between."""
+    run = run_claude(CLAUDE_TOOL_PROMPT, sim.base_url, KEY, tmp_path)
+    result = _ok(run)["result"]
+    assert SIM_TEXT.search(result) and TOOL_OUTPUT in result, run.explain()
 
 
 def test_claude_code_answers_through_offline_gateway(offline_gateway: GatewayProcess, tmp_path: Path) -> None:

@@ -2,8 +2,9 @@
 `[model_providers.tierroute]` block in a temporary CODEX_HOME (agent_cli.codex_config).
 
 Against the recording server first (recorder.py plays the model), which pins down what Codex sends
-and that the harness drives it right; then against an offline `tierroute serve`, whose built-in
-simulator answers every model: a plain prompt, and a tool loop through its exec_command tool.
+and that the harness drives it right; then straight at the provider simulator; then against an
+offline `tierroute serve`, whose built-in simulator answers every model: a plain prompt, and a tool
+loop through its exec_command tool.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from pathlib import Path
 from agent_cli import CODEX_TOOL_PROMPT, TOOL_OUTPUT, Run, run_codex
 from recorder import RECORDER_TEXT, Recorded, Recorder
 
-from gateway_process import MASTER_KEY, GatewayProcess
+from gateway_process import MASTER_KEY, GatewayProcess, SimThread
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "agents"
 KEY = "sk-agent-test-key"
@@ -62,6 +63,13 @@ def test_codex_tool_loop_against_recorder(recorder: Recorder, tmp_path: Path) ->
     assert TOOL_OUTPUT in output["output"]
     fixture = json.loads((FIXTURES / "codex_tool_result_request.json").read_text())
     assert _shape(calls[1]) == _shape(fixture), "recapture with tests/agents/capture.py"
+
+
+def test_codex_tool_loop_against_simulator(sim: SimThread, tmp_path: Path) -> None:
+    """Straight at the provider simulator (its Responses API), no gateway in between."""
+    run = run_codex(CODEX_TOOL_PROMPT, sim.base_url, KEY, tmp_path, model="gpt-4.1")
+    out = _ok(run)
+    assert SIM_TEXT.search(out) and TOOL_OUTPUT in out, run.explain()
 
 
 def test_codex_answers_through_offline_gateway(offline_gateway: GatewayProcess, tmp_path: Path) -> None:
