@@ -23,10 +23,11 @@ RESULT = "line 1: import os\nline 2: print('ok')"
 
 
 def test_the_directive_is_parsed_up_to_its_own_closing_brackets() -> None:
-    [(name, args, start, end)] = call_directives(ASK)
-    assert name == "read_file" and args == ARGS and ASK[end:] == " please"
+    [(name, args, start, end, raw)] = call_directives(ASK)
+    assert name == "read_file" and args == ARGS and ASK[end:] == " please" and raw == json.dumps(ARGS)
     assert strip_calls(ASK) == "Open the file  please"
     assert call_directives("[[sim:call:ping]]")[0][:2] == ("ping", None)
+    assert _gen("[[sim:call:grep]]")[0].arguments == "{}"
     assert call_directives("[[sim:call:x {not json}]]") == []
 
 
@@ -62,7 +63,9 @@ def test_openai_chat_loop(oai: openai.OpenAI) -> None:
     msgs: list[dict] = [{"role": "user", "content": ASK}]  # type: ignore[type-arg]
     r = oai.chat.completions.create(model="gpt-4o", messages=msgs, tools=[OAI_TOOL])  # type: ignore[arg-type, list-item]
     call = r.choices[0].message.tool_calls[0]
-    assert r.choices[0].finish_reason == "tool_calls" and json.loads(call.function.arguments) == ARGS
+    assert r.choices[0].finish_reason == "tool_calls" and call.function.arguments == json.dumps(
+        ARGS
+    )  # as written
     msgs += [
         r.choices[0].message.model_dump(exclude_none=True),
         {"role": "tool", "tool_call_id": call.id, "content": RESULT},

@@ -25,6 +25,7 @@ BLOCKS = frozenset((
     "container_upload", "mcp_tool_use", "mcp_tool_result", "compaction", "tool_reference",
     "advisor_tool_result", "tool_addition", "tool_removal", "mcp_tool_listing", "fallback",
 ))  # fmt: skip
+_REMINDER = "<system-reminder>"  # a block Claude Code adds to a user turn; not what the user asked
 CLIENT_TOOLS = ("bash_", "text_editor_", "computer_", "memory_")  # tool types the client runs
 _BUDGET_DOC = (
     "https://docs.claude.com/en/docs/build-with-claude/extended-thinking#max-tokens-and-context-window-size"
@@ -146,7 +147,8 @@ def _system(system: Any, text: _Text) -> None:
 
 
 def _content(content: Any, where: str, text: _Text, beta: bool) -> tuple[str, int, list[str]]:
-    """Adds a turn's blocks to ``text``. -> (the turn's own text, images, tool result texts)."""
+    """Adds a turn's blocks to ``text``. -> (the turn's own text but Claude Code's
+    ``<system-reminder>`` blocks, images, tool result texts)."""
     if isinstance(content, str):
         text.add(content)
         return content, 0, []
@@ -180,7 +182,8 @@ def _content(content: Any, where: str, text: _Text, beta: bool) -> tuple[str, in
             data = block["source"].get("data")
             text.add(data if isinstance(data, str) and block["source"].get("type") == "text" else "")
         text.mark(block)
-    return "\n".join(own), images, results
+    asked = [t for t in own if not t.lstrip().startswith(_REMINDER)] or own  # Claude Code's reminders
+    return "\n".join(asked), images, results
 
 
 def _tools(tools: Any) -> tuple[list[tuple[str, dict[str, Any]]], str]:

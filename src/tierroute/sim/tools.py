@@ -39,9 +39,13 @@ class ToolCall:
     custom: bool = False  # an OpenAI Responses custom tool: ``input`` text, not JSON arguments
 
 
-def call_directives(text: str) -> list[tuple[str, dict[str, Any] | None, int, int]]:
-    """Each well-formed ``[[sim:call:NAME {...}]]`` in ``text``: (name, arguments, start, end)."""
-    out: list[tuple[str, dict[str, Any] | None, int, int]] = []
+Directive = tuple[str, "dict[str, Any] | None", int, int, str]
+
+
+def call_directives(text: str) -> list[Directive]:
+    """Each well-formed ``[[sim:call:NAME {...}]]`` in ``text``: (name, arguments, start, end, the
+    arguments' JSON text as written)."""
+    out: list[Directive] = []
     at = text.find(_CALL)
     while at >= 0:
         found = _one_directive(text, at)
@@ -53,21 +57,22 @@ def call_directives(text: str) -> list[tuple[str, dict[str, Any] | None, int, in
     return out
 
 
-def _one_directive(text: str, at: int) -> tuple[str, dict[str, Any] | None, int, int] | None:
+def _one_directive(text: str, at: int) -> Directive | None:
     m = _NAME.match(text, at + len(_CALL))
     if m is None:
         return None
     k = _skip_spaces(text, m.end())
     args: Any = None
+    raw = "{}"
     if text.startswith("{", k):
         try:
-            args, k = _JSON.raw_decode(text, k)
+            args, end = _JSON.raw_decode(text, k)
         except ValueError:
             return None
-        k = _skip_spaces(text, k)
+        raw, k = text[k:end], _skip_spaces(text, end)
     if not text.startswith("]]", k):
         return None
-    return m.group(), args, at, k + 2
+    return m.group(), args, at, k + 2, raw
 
 
 def _skip_spaces(text: str, k: int) -> int:
@@ -78,7 +83,7 @@ def _skip_spaces(text: str, k: int) -> int:
 
 def strip_calls(text: str) -> str:
     spans = call_directives(text) if _CALL in text else []
-    for _, _, start, end in reversed(spans):
+    for _, _, start, end, _ in reversed(spans):
         text = text[:start] + text[end:]
     return text
 
@@ -96,7 +101,9 @@ def choose(prompt: Prompt, h: int, fill: str, notool: bool) -> list[ToolCall]:
     if not prompt.tools or notool or prompt.tool_choice == "none":
         return []
     names = [name for name, _ in prompt.tools]
-    directed = [(n, a) for n, a, _, _ in call_directives(prompt.question) if n in names]
+    directed: list[tuple[str, str | None]] = [
+        (n, raw) for n, _, _, _, raw in call_directives(prompt.question) if n in names
+    ]
     auto = prompt.tool_choice == "auto"
     if prompt.tool_choice in names:
         directed = [c for c in directed if c[0] == prompt.tool_choice] or [(prompt.tool_choice, None)]
@@ -114,13 +121,12 @@ def choose(prompt: Prompt, h: int, fill: str, notool: bool) -> list[ToolCall]:
         return []
     schemas = dict(prompt.tools)
     calls = []
-    for k, (name, args) in enumerate(directed):
+    for k, (name, raw) in enumerate(directed):
         custom = name in prompt.custom_tools
         if custom:
-            text = _custom_input(args, fill)
-        else:
-            value = args if args is not None else instance(schemas[name] or _EMPTY, fill or "sim")
-            text = json.dumps(value)
+            text = _custom_input(raw, fill)
+        else:  # the directive's JSON exactly as written, else a value that fits the schema
+            text = raw or json.dumps(instance(schemas[name] or _EMPTY, fill or "sim"))
         calls.append(ToolCall(f"{(h + k) % 2**64:016x}{len(prompt.text):08x}", name, text, custom))
     return calls
 
@@ -128,9 +134,11 @@ def choose(prompt: Prompt, h: int, fill: str, notool: bool) -> list[ToolCall]:
 _EMPTY: dict[str, Any] = {"type": "object", "properties": {}}
 
 
-def _custom_input(args: dict[str, Any] | None, fill: str) -> str:
-    if args is None:
+def _custom_input(raw: str | None, fill: str) -> str:
+    """A freeform tool's input: ``{"input": "text"}`` gives the text, other JSON is sent as it is."""
+    if raw is None:
         return fill or "sim"
+    args = json.loads(raw)
     if set(args) == {"input"} and isinstance(args["input"], str):
-        return args["input"]
-    return json.dumps(args)
+        return str(args["input"])
+    return raw
