@@ -9,18 +9,20 @@ Nothing in ``tierroute`` outside this package knows it exists. Public names:
 
 Endpoints (one root; any model name is served)
 ---------------------------------------------
-OpenAI      POST /v1/chat/completions, POST /v1/embeddings, GET /v1/models[/{id}]
-            (key: ``Authorization: Bearer``)
-Anthropic   POST /v1/messages, POST /v1/messages/count_tokens, GET /v1/models with an
-            ``anthropic-version`` header (key: ``x-api-key`` or ``Authorization: Bearer``)
+OpenAI      POST /v1/chat/completions, POST /v1/responses (Responses API, JSON and SSE),
+            POST /v1/embeddings, GET /v1/models[/{id}] (key: ``Authorization: Bearer``)
+Anthropic   POST /v1/messages, POST /v1/messages/count_tokens (``?beta=true`` too), GET /v1/models
+            with an ``anthropic-version`` header (key: ``x-api-key`` or ``Authorization: Bearer``)
 Gemini      POST /v1beta/models/{model}:generateContent | :streamGenerateContent?alt=sse |
             :countTokens | :embedContent | :batchEmbedContents, GET /v1beta/models[/{model}]
             (``/v1/models/{model}:...`` too; key: ``x-goog-api-key`` or ``?key=``)
 Control     GET /_sim/stats -> {"models": {name: {"requests", "ok", "errors": {"429": n, ...}}}}
             POST /_sim/faults {"model": "name" | "*", "faults": {...}} (merged into the config's)
             POST /_sim/reset (stats, run-time faults, fault RNGs, rate windows, recent requests)
-            GET /_sim/requests -> the last 50 request bodies received, with dialect and path
-            No auth on /_sim/*.
+            POST /_sim/reset also forgets the prompt cache
+            GET /_sim/requests -> {"requests": [...]}: the last 100 requests as received (method,
+            path, query, path_qs, dialect, model, headers, header_list, body, raw_body,
+            raw_body_base64, status, time; see ``recording.py``). No auth on /_sim/*.
 
 Error keys in the stats are the HTTP status the client saw (``"429"``, ``"503"``, ...), or the fault
 acted out on a 200: ``timeout`` (answered late), ``stream_cut``, ``stream_error``, ``malformed``.
@@ -50,8 +52,13 @@ Faults are drawn from a per-model RNG seeded by (seed, model): the same requests
 order meet the same faults. Answers are a function of (seed, model, prompt, request seed):
 ``[model] answer to: <start of the last user turn>`` then sentences, their number depending on
 the prompt; python code in a fenced block when the prompt asks for code; JSON in JSON mode (a
-minimal instance of the schema when one is given); a tool call when tools are offered and the
-conversation holds no tool result yet. Tokens are ``ceil(chars / 4)`` (an image counts 85).
+minimal instance of the schema when one is given); a tool call only when the last user turn names
+an offered tool as a word, asks for one with ``[[sim:call:...]]``, or ``tool_choice`` forces one,
+and once results come back, text quoting them (``The tool returned: <result>``); a thinking block /
+reasoning item first when thinking or reasoning is asked. Tokens are ``ceil(chars / 4)`` (an image
+counts 85). Prompt caching is modelled simply (``cache.py``): Anthropic ``cache_control`` prefixes
+are written, then read within their TTL; OpenAI prompts of 1024+ tokens report a cached prefix
+(128-token steps) seen for the model in the last 5 minutes.
 
 Directives (anywhere in the prompt text; ``@model`` scopes one to a model or fnmatch pattern)
 ---------------------------------------------------------------------------------------------
@@ -64,6 +71,10 @@ Directives (anywhere in the prompt text; ``@model`` scopes one to a model or fnm
                      context_length content_filter (OpenAI finish_reason content_filter,
                      Anthropic stop_reason refusal, Gemini finishReason SAFETY)
     [[sim:refuse@cheap-model]]  only when cheap-model answers
+    [[sim:call:NAME {"json": "args"}]]  call tool NAME (if offered) with exactly these arguments
+                     (the JSON may hold spaces, quotes and "]]"; no JSON: ``{}``); several of
+                     them: parallel calls, or one per turn when parallel calls are disabled;
+                     a result in the conversation ends the loop with a text answer
 """
 
 from tierroute.sim.config import SimConfig, config_from_dict, load_sim_config
