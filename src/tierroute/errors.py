@@ -9,6 +9,8 @@
     │   ├── BudgetExceeded  429         a virtual key's budget for the period is spent
     │   ├── ModelNotFound   404         `model` names nothing in the catalog, aliases or tiers
     │   ├── RouteNotFound   404/405     no such path, or not with this method (aiohttp's own errors)
+    │   ├── RequestNotFound 404         feedback on a request this caller never made
+    │   ├── ResponseNotFound 404        a stored Responses answer this caller never made, or expired
     │   ├── NoCandidate     400         no model can take this request (context, vision, tools)
     │   └── QuotaExhausted  429         every candidate's quota (or the key's budget) is spent
     ├── ProviderError                   raised by providers/ adapters; .deployment names where
@@ -113,10 +115,23 @@ class RequestNotFound(RequestError):
     code = "request_not_found"
 
 
-class FeedbackUnavailable(TierrouteError):
+class ResponseNotFound(RequestError):
+    """A stored Responses answer this caller never made, or that expired (the same answer)."""
+
+    status = 404
+    code = "not_found"
+
+
+class StoreUnavailable(TierrouteError):
+    """The usage store (which also keeps feedback and stored responses) cannot be reached."""
+
     status = 503
     type = "server_error"
     code = "usage_store_unavailable"
+
+
+class FeedbackUnavailable(StoreUnavailable):
+    pass
 
 
 class NoCandidate(RequestError):

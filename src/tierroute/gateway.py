@@ -26,6 +26,7 @@ from tierroute.routing import Router, RoutingConfig, load_rules
 from tierroute.usage import UsageConfig, UsageRecorder, build_recorder, metrics_handler, ui_routes
 from tierroute.usage import admin_routes as usage_admin_routes
 from tierroute.usage.reports import usage_summary
+from tierroute.usage.responses_store import ResponseStore
 
 log = logging.getLogger("tierroute")
 
@@ -84,6 +85,7 @@ class Gateway:
         self.cache: ResponseCache | None = build_cache(self.cache_cfg) if self.cache_cfg.enabled else None
         # Built even when disabled: it then stores nothing but still feeds /metrics.
         self.usage: UsageRecorder = build_recorder(self.usage_cfg)
+        self.responses = ResponseStore(self.usage.store, self.usage_cfg.responses_ttl_s)
         self.baseline = self.catalog.get(settings.gateway.baseline_model)
 
     async def start(self) -> None:
@@ -158,6 +160,7 @@ class Gateway:
                 except Exception:  # shutting down: log and keep closing the rest
                     log.exception("closing %s failed", type(component).__name__)
         await close_http()
+        await self.responses.close()
         if self.sim is not None:
             await self.sim.close()
         await self.usage.close()

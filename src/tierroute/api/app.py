@@ -8,7 +8,7 @@ import signal
 
 from aiohttp import web
 
-from tierroute.api import chat, feedback, health, messages, models
+from tierroute.api import chat, feedback, health, messages, models, responses
 from tierroute.api.auth import guarded
 from tierroute.api.framework_errors import json_errors
 from tierroute.api.keys import GATEWAY
@@ -25,9 +25,15 @@ def create_app(gw: Gateway) -> web.Application:
     app.router.add_post("/v1/chat/completions", chat.chat_completions)
     app.router.add_post("/chat/completions", chat.chat_completions)
     app.router.add_post("/v1/messages", messages.messages)
+    app.router.add_post("/v1/responses", responses.create)
+    app.router.add_post("/responses", responses.create)
+    app.router.add_get("/v1/responses/{id}", responses.retrieve)
+    app.router.add_delete("/v1/responses/{id}", responses.delete)
+    app.router.add_get("/v1/responses/{id}/input_items", responses.input_items)
     app.router.add_post("/v1/messages/count_tokens", messages.count_tokens)
     app.router.add_post("/v1/embeddings", models.embeddings)
     app.router.add_get("/v1/models", models.list_models)
+    app.router.add_get("/v1/models/{id:.+}", models.get_model)
     app.router.add_post("/v1/feedback", feedback.feedback)
     app.router.add_get("/health/liveness", health.liveness)
     app.router.add_get("/health/readiness", guarded(health.readiness))

@@ -11,7 +11,7 @@ import asyncio
 import logging
 import os
 import time
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 import msgspec
@@ -362,17 +362,23 @@ class ChunkRelay:
 Result = ChatResponse | ChunkRelay | CachedRelay | TierrouteError
 
 
-async def run_exchange(request: web.Request, decode: Decoder, endpoint: str, dialect: str
-                       ) -> tuple[dict[str, str], ChatRequest | None, Result]:
-    """Authenticate, decode and run one chat request for a dialect handler. Returns the response
-    headers (request id, who answered, attempts: on errors too), the request, and the answer or the
-    error to send."""
+Prepare = Callable[[dict[str, Any], "KeyInfo | None"], Awaitable[dict[str, Any]]]
+
+
+async def run_exchange(request: web.Request, decode: Decoder, endpoint: str, dialect: str,
+                       prepare: Prepare | None = None) -> tuple[dict[str, str], ChatRequest | None, Result]:
+    """Authenticate, decode and run one chat request for a dialect handler. ``prepare`` may rewrite
+    the body first, knowing the caller (the Responses API expands ``previous_response_id``). Returns
+    the response headers (request id, who answered, attempts: on errors too), the request, and the
+    answer or the error to send."""
     gw = request.app[GATEWAY]
     headers: dict[str, str] = {}
     req = None
     try:
         caller = authenticate(request, gw)
         doc = parse_object(await read_body(request))
+        if prepare is not None:
+            doc = await prepare(doc, caller)
         req, untranslatable = decode(doc, request)
         attach(req, dialect, doc, request, untranslatable)
         ex = Exchange(gw, request.headers, req, endpoint, caller)

@@ -220,7 +220,9 @@ def _build_catalog(cat: CatalogFile, providers: dict[str, ProviderConfig], cat_p
                                   f"give the provider's API base URL, e.g. {_EXAMPLE_URL.get(p.dialect)}")
             deps.append(Deployment(id=f"{d.provider}/{name}", model=name, provider=d.provider,
                                    dialect=p.dialect, base_url=p.base_url.rstrip("/"), upstream_model=d.upstream,
-                                   api_key=p.api_key, timeout_s=p.timeout_s, headers=dict(p.headers)))
+                                   api_key=p.api_key, timeout_s=p.timeout_s, headers=dict(p.headers),
+                                   reasoning="reasoning" in spec.capabilities, max_output=spec.max_output,
+                                   responses_api=p.responses_api and p.dialect == "openai"))
         for alias in spec.aliases:
             if alias in names or alias in TIERS or alias == "auto":
                 raise ConfigError(cat_path, f"{key}.aliases", f"alias '{alias}' is already a model or tier name",

@@ -36,6 +36,9 @@ class ProviderConfig(Struct, kw_only=True, forbid_unknown_fields=True):
     headers: dict[str, str] = field(default_factory=dict)
     # Local servers (Ollama, vLLM) need no key.
     requires_key: bool = True
+    # The provider serves OpenAI's Responses API (/responses): a Responses request is then forwarded as
+    # sent, else translated to chat completions.
+    responses_api: bool = False
 
 
 class SimulatorConfig(Struct, kw_only=True, forbid_unknown_fields=True):
@@ -78,7 +81,7 @@ class GatewayConfig(Struct, kw_only=True, forbid_unknown_fields=True):
     keys: dict[str, Any] = field(default_factory=dict)
 
 
-Capability = Literal["vision", "tools", "json"]
+Capability = Literal["vision", "tools", "json", "reasoning"]
 Tier = Literal["premium", "standard", "specialist"]
 
 

@@ -22,7 +22,7 @@ import aiohttp
 import msgspec
 
 from tierroute.errors import ProviderError
-from tierroute.providers import errmap
+from tierroute.providers import errmap, openai_responses
 from tierroute.providers.call import open_stream, post, transport_error
 from tierroute.providers.forward import forward_body, forward_headers
 from tierroute.providers.guard import check_filtered, hold_empty_start
@@ -90,6 +90,9 @@ class OpenAICompatAdapter:
     dialect = "openai"
 
     async def send(self, req: ChatRequest, dep: Deployment, info: CallInfo) -> ChatResponse:
+        if dep.responses_api and (fwd := req.forwarded("openai-responses")) is not None:
+            info.forwarded = True
+            return check_filtered(await openai_responses.send(fwd, dep, info, _headers(dep)), dep, info.status)
         body, headers = _request(req, dep, info, False)
         data = await post(dep.base_url + "/chat/completions", body, headers, dep, info)
         try:
@@ -103,6 +106,9 @@ class OpenAICompatAdapter:
         return check_filtered(normalise_response(lr, dep.upstream_model), dep, info.status)
 
     def stream(self, req: ChatRequest, dep: Deployment, info: CallInfo) -> AsyncIterator[ChatChunk]:
+        if dep.responses_api and (fwd := req.forwarded("openai-responses")) is not None:
+            info.forwarded = True
+            return hold_empty_start(openai_responses.stream(fwd, dep, info, _headers(dep)), dep, info)
         return hold_empty_start(self._stream(req, dep, info), dep, info)
 
     async def _stream(self, req: ChatRequest, dep: Deployment, info: CallInfo) -> AsyncIterator[ChatChunk]:

@@ -31,6 +31,9 @@ class UsageConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     # Per-key Prometheus labels can explode in cardinality; off means key="" on every series.
     metrics_by_key: bool = True
     connect_timeout_s: float = 3.0
+    # How long a stored Responses answer (POST /v1/responses with store) can be continued with
+    # previous_response_id or read back with GET /v1/responses/{id}; OpenAI keeps them 30 days.
+    responses_ttl_s: float = 30 * 86400
 
     def __post_init__(self) -> None:
         if self.batch_size < 1:

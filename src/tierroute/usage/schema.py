@@ -64,6 +64,14 @@ MIGRATIONS: list[list[str]] = [
         "CREATE TABLE IF NOT EXISTS {f} (request_id TEXT PRIMARY KEY, ts {real} NOT NULL, key_id TEXT, "
         "score {real} NOT NULL, comment TEXT, given INTEGER NOT NULL DEFAULT 1)",
     ],
+    [
+        # POST /v1/responses with store: the conversation a response ends (its input and output items),
+        # so previous_response_id works whichever vendor answers the next turn. key_id scopes it to
+        # its tenant (NULL: the master key); rows past `expires` are deleted by the next writer.
+        "CREATE TABLE IF NOT EXISTS {r} (id TEXT PRIMARY KEY, key_id TEXT, ts {real} NOT NULL, "
+        "expires {real} NOT NULL, data TEXT NOT NULL)",
+        "CREATE INDEX IF NOT EXISTS {r}_expires ON {r} (expires)",
+    ],
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -79,13 +87,18 @@ def feedback_table(prefix: str) -> str:
     return f"{prefix}feedback"
 
 
+def responses_table(prefix: str) -> str:
+    return f"{prefix}responses"
+
+
 def version_table(prefix: str) -> str:
     return f"{prefix}schema_version"
 
 
 def migration_sql(prefix: str, dialect: str, index: int) -> list[str]:
     real = "DOUBLE PRECISION" if dialect == "postgresql" else "REAL"
-    return [s.format(t=events_table(prefix), f=feedback_table(prefix), real=real) for s in MIGRATIONS[index]]
+    return [s.format(t=events_table(prefix), f=feedback_table(prefix), r=responses_table(prefix), real=real)
+            for s in MIGRATIONS[index]]
 
 
 def feedback_upsert_sql(prefix: str) -> str:

@@ -20,6 +20,7 @@ class PostgresStore:
         self.prefix = prefix
         self.table = schema.events_table(prefix)
         self.feedback_table = schema.feedback_table(prefix)
+        self.responses_table = schema.responses_table(prefix)
         self.connect_timeout_s = connect_timeout_s
         # Names our sessions in pg_stat_activity (and lets an operator or a test find them).
         self.application_name = ("tierroute-usage-" + prefix.rstrip("_") if prefix else "tierroute-usage")[
@@ -86,23 +87,31 @@ class PostgresStore:
             self._wconn = None
             raise
 
+    async def _reading(self, sql: str, params: tuple[Any, ...]) -> psycopg.AsyncCursor[Any]:
+        """Run one statement on the autocommit reader connection (opened again after any failure)."""
+        try:
+            if self._rconn is None or self._rconn.closed:
+                self._rconn = await psycopg.AsyncConnection.connect(
+                    self.url,
+                    connect_timeout=max(1, int(self.connect_timeout_s)),
+                    autocommit=True,
+                    application_name=self.application_name,
+                )
+            return await self._rconn.execute(sql.replace("?", "%s"), params)
+        except Exception:
+            await self._drop(self._rconn)
+            self._rconn = None
+            raise
+
     async def query(self, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
-        sql = sql.replace("?", "%s")
         async with self._rlock:
-            try:
-                if self._rconn is None or self._rconn.closed:
-                    self._rconn = await psycopg.AsyncConnection.connect(
-                        self.url,
-                        connect_timeout=max(1, int(self.connect_timeout_s)),
-                        autocommit=True,
-                        application_name=self.application_name,
-                    )
-                cur = await self._rconn.execute(sql, params)
-                return await cur.fetchall()
-            except Exception:
-                await self._drop(self._rconn)
-                self._rconn = None
-                raise
+            cur = await self._reading(sql, params)
+            return await cur.fetchall()
+
+    async def execute(self, sql: str, params: tuple[Any, ...] = ()) -> int:
+        """One write statement (autocommit); returns the rows it touched."""
+        async with self._rlock:
+            return (await self._reading(sql, params)).rowcount
 
     async def put_feedback(self, request_id: str, ts: float, key_id: str | None, score: float,
                            comment: str | None) -> int:

@@ -19,6 +19,7 @@ class SQLiteStore:
         self.prefix = prefix
         self.table = schema.events_table(prefix)
         self.feedback_table = schema.feedback_table(prefix)
+        self.responses_table = schema.responses_table(prefix)
         self._insert = schema.insert_sql(prefix, self.dialect)
         # One thread owns the connection: sqlite3 objects must not be shared across threads freely,
         # and serialising writes avoids SQLITE_BUSY between our own writers.
@@ -64,6 +65,15 @@ class SQLiteStore:
                            comment: str | None) -> int:
         """Store (or replace) the feedback on one request; returns how many times it was given."""
         return await self._run(self._feedback_sync, (request_id, ts, key_id, score, comment))
+
+    def _execute_sync(self, sql: str, params: tuple[Any, ...]) -> int:
+        assert self._conn is not None
+        with self._conn:
+            return self._conn.execute(sql, params).rowcount
+
+    async def execute(self, sql: str, params: tuple[Any, ...] = ()) -> int:
+        """One write statement, committed; returns the rows it touched."""
+        return int(await self._run(self._execute_sync, sql, params))
 
     def _query_sync(self, sql: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]:
         assert self._conn is not None
