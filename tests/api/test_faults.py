@@ -70,7 +70,8 @@ def test_context_window_fallback(client: openai.OpenAI) -> None:
     raw = client.chat.completions.with_raw_response.create(model="gpt-4o", messages=ask(long + "Summarise."))
     model = raw.headers["x-tierroute-model"]
     assert model != "gpt-4o"
-    assert model in ("gpt-4.1", "claude-sonnet-4", "claude-opus-4", "gemini-2.0-flash")
+    listed = {m["id"]: m for m in client.models.list().model_dump()["data"]}
+    assert listed[model]["context_window"] >= 150_000  # the model that answered can hold the prompt
 
 
 def test_content_filter_is_not_retried(client: openai.OpenAI, sim: SimThread) -> None:

@@ -84,14 +84,14 @@ async def test_answer_and_the_same_answer_streamed(dialect: str) -> None:
 @pytest.mark.parametrize("dialect", DIALECTS)
 async def test_tool_call_then_tool_result(dialect: str) -> None:
     a, d = get_adapter(dialect), dep(dialect, _SIM_URL[0])
-    req = chat("What is the weather in Oslo?", tools=[WEATHER])
+    req = chat("What is the weather in Oslo? Use get_weather.", tools=[WEATHER])
     r = await a.send(req, d, CallInfo())
     ch = r.choices[0]
     assert ch.finish_reason == "tool_calls" and ch.message.tool_calls
     call = ch.message.tool_calls[0]
     assert call.function.name == "get_weather" and "city" in json.loads(call.function.arguments)
     # the same call, streamed: arguments arrive in pieces and add up to the same JSON
-    chunks = await collect(dialect, chat("What is the weather in Oslo?", tools=[WEATHER], stream=True))
+    chunks = await collect(dialect, chat("What is the weather in Oslo? Use get_weather.", tools=[WEATHER], stream=True))
     deltas = [t for c in chunks if c.choices for t in (c.choices[0].delta.tool_calls or [])]
     assert deltas[0].id and (deltas[0].function or {}).get("name") == "get_weather"
     args = "".join((t.function or {}).get("arguments", "") for t in deltas)

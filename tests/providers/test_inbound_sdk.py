@@ -52,7 +52,7 @@ async def test_streamed_answer_matches(client: anthropic.AsyncAnthropic) -> None
 
 
 async def test_tool_use_round_trip(client: anthropic.AsyncAnthropic) -> None:
-    q = [{"role": "user", "content": "What is the weather in Oslo?"}]
+    q = [{"role": "user", "content": "What is the weather in Oslo? Use get_weather."}]
     msg = await client.messages.create(model="claude-sonnet-4", max_tokens=200, tools=TOOLS, messages=q)
     assert msg.stop_reason == "tool_use"
     use = next(b for b in msg.content if b.type == "tool_use")

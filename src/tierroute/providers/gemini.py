@@ -85,7 +85,7 @@ class GeminiAdapter:
 
     async def send(self, req: ChatRequest, dep: Deployment, info: CallInfo) -> ChatResponse:
         url = f"{dep.base_url}/v1beta/models/{_model_path(dep)}:generateContent"
-        data = await post(url, _encode(build_request(req, dep)), _headers(dep), dep, info)
+        data = await post(url, _encode(build_request(req, dep, info.dropped)), _headers(dep), dep, info)
         doc = _doc(data, dep, info.status or 200)
         resp = parse_response(doc, dep, info.status or 200)
         if not resp.choices:
@@ -97,7 +97,7 @@ class GeminiAdapter:
 
     async def _stream(self, req: ChatRequest, dep: Deployment, info: CallInfo) -> AsyncIterator[ChatChunk]:
         url = f"{dep.base_url}/v1beta/models/{_model_path(dep)}:streamGenerateContent?alt=sse"
-        resp = await open_stream(url, _encode(build_request(req, dep)), _headers(dep), dep, info)
+        resp = await open_stream(url, _encode(build_request(req, dep, info.dropped)), _headers(dep), dep, info)
         chunk_id, created, model = "chatcmpl-" + uuid.uuid4().hex[:24], int(time.time()), dep.upstream_model
         started: set[int] = set()
         calls_seen: dict[int, int] = {}

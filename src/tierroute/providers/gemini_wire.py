@@ -8,6 +8,10 @@ Choices where Gemini differs:
 - An ``http(s)`` image URL becomes ``fileData`` with a MIME type guessed from the URL's extension.
 - JSON mode is native: ``responseMimeType: application/json`` plus ``responseSchema``.
 - Tool and response schemas are cleaned of JSON Schema keywords Gemini's OpenAPI subset rejects.
+- ``reasoning`` becomes ``thinkingConfig`` (``providers/reasoning.py``) for models with the reasoning
+  capability. Gemini caches prompt prefixes by itself, so ``cache_control`` markers are dropped;
+  so are other vendors' earlier reasoning and content blocks Gemini has no part for. Each is named
+  in ``dropped``. ``cachedContentTokenCount`` comes back as the cached part of the prompt.
 """
 
 from __future__ import annotations
@@ -17,9 +21,11 @@ import uuid
 from typing import Any
 
 import msgspec
+from msgspec import UNSET
 
 from tierroute.errors import BadRequest, ContentFiltered
 from tierroute.providers.images import guess_mime, split_data_url
+from tierroute.providers.reasoning import gemini_thinking
 from tierroute.providers.tool_args import parse_tool_arguments
 from tierroute.types import (
     ChatRequest,
@@ -30,8 +36,11 @@ from tierroute.types import (
     FunctionCall,
     ImagePart,
     Message,
+    OpaquePart,
+    PromptTokensDetails,
     ResponseMessage,
     TextPart,
+    ThinkingPart,
     ToolCall,
     Usage,
 )
@@ -64,14 +73,24 @@ def clean_schema(schema: Any) -> Any:
     return schema
 
 
-def _parts(m: Message, i: int, dep: Deployment) -> list[dict[str, Any]]:
+def _parts(m: Message, i: int, dep: Deployment, dropped: list[str]) -> list[dict[str, Any]]:
     c = m.content
+    if m.cache_control is not UNSET:
+        dropped.append("cache_control")
     if c is None:
         return []
     if isinstance(c, str):
         return [{"text": c}] if c else []
     out: list[dict[str, Any]] = []
     for j, part in enumerate(c):
+        if isinstance(part, ThinkingPart):
+            dropped.append("thinking")
+            continue
+        if isinstance(part, OpaquePart):
+            dropped.append(part.kind)
+            continue
+        if part.cache_control is not UNSET:
+            dropped.append("cache_control")
         if isinstance(part, TextPart):
             if part.text:
                 out.append({"text": part.text})
@@ -85,7 +104,7 @@ def _parts(m: Message, i: int, dep: Deployment) -> list[dict[str, Any]]:
     return out
 
 
-def _contents(req: ChatRequest, dep: Deployment) -> tuple[list[str], list[dict[str, Any]]]:
+def _contents(req: ChatRequest, dep: Deployment, dropped: list[str]) -> tuple[list[str], list[dict[str, Any]]]:
     system: list[str] = []
     contents: list[dict[str, Any]] = []
     call_names: dict[str, str] = {}
@@ -104,9 +123,9 @@ def _contents(req: ChatRequest, dep: Deployment) -> tuple[list[str], list[dict[s
             if t:
                 system.append(t)
         elif m.role == "user":
-            add("user", _parts(m, i, dep))
+            add("user", _parts(m, i, dep, dropped))
         elif m.role == "assistant":
-            parts = _parts(m, i, dep)
+            parts = _parts(m, i, dep, dropped)
             for j, tc in enumerate(m.tool_calls or ()):
                 call_names[tc.id] = tc.function.name
                 parts.append({"functionCall": {"name": tc.function.name, "args": parse_tool_arguments(
@@ -117,6 +136,8 @@ def _contents(req: ChatRequest, dep: Deployment) -> tuple[list[str], list[dict[s
             if not name:
                 raise BadRequest(f"messages[{i}].tool_call_id does not match any earlier assistant tool call",
                                  param=f"messages[{i}].tool_call_id", deployment=dep.id)
+            if m.has_image():
+                dropped.append("tool_result images")
             add("user", [{"functionResponse": {"name": name, "response": {"content": m.text()}}}])
     return system, contents
 
@@ -135,8 +156,9 @@ def _tool_config(req: ChatRequest) -> dict[str, Any] | None:
     return {"functionCallingConfig": {"mode": "ANY", "allowedFunctionNames": [name]}}
 
 
-def build_request(req: ChatRequest, dep: Deployment) -> dict[str, Any]:
-    system, contents = _contents(req, dep)
+def build_request(req: ChatRequest, dep: Deployment, dropped: list[str] | None = None) -> dict[str, Any]:
+    dropped = [] if dropped is None else dropped
+    system, contents = _contents(req, dep, dropped)
     body: dict[str, Any] = {"contents": contents}
     if system:
         body["systemInstruction"] = {"parts": [{"text": "\n\n".join(system)}]}
@@ -153,6 +175,14 @@ def build_request(req: ChatRequest, dep: Deployment) -> dict[str, Any]:
             gc[theirs] = v
     if req.n and req.n > 1:
         gc["candidateCount"] = req.n
+    if req.top_k is not UNSET:
+        gc["topK"] = req.top_k
+    spec = req.reasoning_spec()
+    if spec is not None:
+        if dep.reasoning:
+            gc["thinkingConfig"] = gemini_thinking(spec)
+        elif spec.mode != "disabled":
+            dropped.append("reasoning")
     rf = req.response_format
     if rf is not None and rf.type != "text":
         gc["responseMimeType"] = "application/json"
@@ -163,6 +193,8 @@ def build_request(req: ChatRequest, dep: Deployment) -> dict[str, Any]:
     if req.tools:
         decls = []
         for t in req.tools:
+            if t.cache_control is not UNSET:
+                dropped.append("cache_control")
             d: dict[str, Any] = {"name": t.function.name}
             if t.function.description:
                 d["description"] = t.function.description
@@ -181,7 +213,9 @@ def usage_of(u: dict[str, Any] | None) -> Usage:
         return Usage()
     p = u.get("promptTokenCount") or 0
     c = (u.get("candidatesTokenCount") or 0) + (u.get("thoughtsTokenCount") or 0)
-    return Usage(prompt_tokens=p, completion_tokens=c, total_tokens=u.get("totalTokenCount") or p + c)
+    cached = u.get("cachedContentTokenCount") or 0  # implicit or explicit context caching: part of the prompt
+    return Usage(prompt_tokens=p, completion_tokens=c, total_tokens=u.get("totalTokenCount") or p + c,
+                 prompt_tokens_details=PromptTokensDetails(cached_tokens=cached) if cached else UNSET)
 
 
 def candidate_parts(cand: dict[str, Any]) -> tuple[str | None, list[ToolCall]]:
