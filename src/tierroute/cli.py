@@ -45,11 +45,11 @@ def _setup_logging(level: str) -> None:
                         stream=sys.stderr)
 
 
-def _load(config: str | None):  # type: ignore[no-untyped-def]
+def _load(config: str | None, host: str | None = None):  # type: ignore[no-untyped-def]
     from tierroute.config import ConfigError, load_settings
 
     try:
-        return load_settings(config)
+        return load_settings(config, host=host)
     except ConfigError as e:
         click.echo(f"tierroute: configuration error\n{e}", err=True)
         sys.exit(2)
@@ -70,7 +70,9 @@ def _run(coro) -> None:  # type: ignore[no-untyped-def]
 @click.option("--host", default=None, help="address to listen on (default: server.host)")
 def serve(config: str | None, port: int | None, host: str | None) -> None:
     """Start the gateway."""
-    settings = _load(config)
+    # --host goes through the loader, so the address bound is the one it checked (no master key:
+    # loopback only).
+    settings = _load(config, host)
     server = settings.gateway.server
     _setup_logging(server.log_level)
     from tierroute.api.app import serve as serve_app
@@ -82,7 +84,7 @@ def serve(config: str | None, port: int | None, host: str | None) -> None:
     except ConfigError as e:
         click.echo(f"tierroute: configuration error\n{e}", err=True)
         sys.exit(2)
-    _run(serve_app(gw, host or server.host, port if port is not None else server.port))
+    _run(serve_app(gw, server.host, port if port is not None else server.port))
 
 
 @main.command()

@@ -7,8 +7,10 @@ it and exits non-zero, so a bad config never half-starts a gateway.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
+import socket
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, TypeVar
@@ -156,7 +158,10 @@ def load_env(config_path: Path, environ: Mapping[str, str] | None = None) -> dic
     return merged
 
 
-def load_settings(path: str | None = None, environ: Mapping[str, str] | None = None) -> Settings:
+def load_settings(path: str | None = None, environ: Mapping[str, str] | None = None,
+                  host: str | None = None) -> Settings:
+    """``host`` (``serve --host``) replaces server.host before the listener is checked, so the address
+    the gateway binds is the one validated, however it was given."""
     env_probe = dict(os.environ if environ is None else environ)
     cfg_path = find_config(path, env_probe)
     env = load_env(cfg_path, environ)
@@ -177,11 +182,44 @@ def load_settings(path: str | None = None, environ: Mapping[str, str] | None = N
     for f in (gw.routing_rules, gw.rate_limits):
         if not (base / f).exists():
             raise ConfigError(base / f, "", "file not found", f"create it or fix the path in {cfg_path.name}")
-    if gw.server.master_key == "" and gw.server.host not in ("127.0.0.1", "localhost", "::1"):
-        raise ConfigError(cfg_path, "server.master_key", f"no master key while listening on {gw.server.host}",
-                          "set TIERROUTE_MASTER_KEY in .env (any long random string), or listen on 127.0.0.1")
+    if host is not None:
+        gw.server.host = host
+    check_listener(gw.server.host, gw.server.master_key, cfg_path, via="--host" if host is not None else None)
     return Settings(path=cfg_path, gateway=gw, catalog=catalog, routing_rules_path=base / gw.routing_rules,
                     rate_limits_path=base / gw.rate_limits, offline=offline, env=env)
+
+
+def is_loopback(host: str) -> bool:
+    """Whether binding ``host`` reaches this machine only. An IP literal is judged as it is; a name
+    by every address it resolves to (all must be loopback); "" and wildcards bind every interface;
+    a name that does not resolve is not loopback (refusing is the safe answer)."""
+    h = host.strip().strip("[]")
+    if not h:
+        return False
+    try:
+        ip = ipaddress.ip_address(h.split("%")[0])
+    except ValueError:
+        try:
+            infos = socket.getaddrinfo(h, None, proto=socket.IPPROTO_TCP)
+        except (OSError, UnicodeError):
+            return False
+        return bool(infos) and all(is_loopback(str(info[4][0])) for info in infos)
+    mapped = getattr(ip, "ipv4_mapped", None)
+    return bool((mapped or ip).is_loopback)
+
+
+def check_listener(host: str, master_key: str, cfg_path: Path, via: str | None = None) -> None:
+    """The one check of the address the gateway will bind: with no master key the gateway is open
+    to whoever can connect, so it may listen on loopback only. ``via`` names where the address came
+    from when it was not the config file (``--host``)."""
+    if master_key or is_loopback(host):
+        return
+    source = f"{via} {host!r}" if via else f"server.host {host!r} (TIERROUTE_HOST)"
+    raise ConfigError(cfg_path, "server.master_key",
+                      f"no master key, but the listener {source} is not a loopback address, so anyone who can "
+                      "reach this machine could use the gateway (and spend on its provider keys)",
+                      "set TIERROUTE_MASTER_KEY (server.master_key) in .env to a long random string, "
+                      "or listen on 127.0.0.1 (--host 127.0.0.1 / TIERROUTE_HOST=127.0.0.1)")
 
 
 def _build_catalog(cat: CatalogFile, providers: dict[str, ProviderConfig], cat_path: Path, cfg_path: Path,
