@@ -28,6 +28,7 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
 BENCH_HOME = Path(os.environ.get("BENCH_HOME", "/tmp/tierroute-bench"))
 PROMPT = "Say hello in one short sentence."
+KEY = "sk-bench-" + os.urandom(24).hex()  # LiteLLM refuses to start with a weak or no master key
 REQUESTS = {
     "chat": ("/v1/chat/completions", {"model": "bench-model", "max_tokens": 16,
                                       "messages": [{"role": "user", "content": PROMPT}]}),
@@ -90,11 +91,11 @@ http {{
 
 def start_gateway(name: str, port: int, upstream: str, workdir: Path) -> subprocess.Popen[bytes]:
     env = {**os.environ, "PORT": str(port), "UPSTREAM_ROOT": upstream, "UPSTREAM_V1": upstream + "/v1",
-           "BENCH_HOME": str(BENCH_HOME), "GATEWAY_API_KEY": "sk-bench-gateway"}
+           "BENCH_HOME": str(BENCH_HOME), "GATEWAY_API_KEY": KEY}
     if name == "tierroute":
         cmd = [str(ROOT / ".venv/bin/tierroute"), "serve", "--config", str(HERE / "tierroute.yaml")]
-    else:
-        env.pop("GATEWAY_API_KEY")
+    else:  # as ../shared/bench runs it
+        env.update(LITELLM_LOCAL_MODEL_COST_MAP="True", LITELLM_LOG="ERROR", LITELLM_MASTER_KEY=KEY)
         cmd = [str(BENCH_HOME / ".venv/bin/litellm"), "--config", str(HERE / "litellm.yaml"), "--host",
                "127.0.0.1", "--port", str(port), "--num_workers", "1"]
     log = open(workdir / f"{name}.log", "wb")  # noqa: SIM115 - open for the process's life
@@ -107,7 +108,7 @@ def wait_ready(base: str, timeout: float = 180.0) -> float:
     path, body = REQUESTS["chat"]
     while time.monotonic() - t0 < timeout:
         try:
-            r = httpx.post(base + path, json=body, headers={"Authorization": "Bearer sk-bench-gateway"}, timeout=5)
+            r = httpx.post(base + path, json=body, headers={"Authorization": f"Bearer {KEY}"}, timeout=5)
             if r.status_code == 200 and TEXT in r.text:
                 return time.monotonic() - t0
         except httpx.HTTPError:
@@ -119,14 +120,14 @@ def wait_ready(base: str, timeout: float = 180.0) -> float:
 def check(base: str, kind: str) -> None:
     path, body = REQUESTS[kind]
     r = httpx.post(base + path, json=body, timeout=10,
-                   headers={"Authorization": "Bearer sk-bench-gateway", "x-api-key": "sk-bench-gateway",
+                   headers={"Authorization": f"Bearer {KEY}", "x-api-key": KEY,
                             "anthropic-version": "2023-06-01"})
     if r.status_code != 200 or TEXT not in r.text:
         raise RuntimeError(f"{base}{path} answered {r.status_code}: {r.text[:300]}")
 
 
 def wrk(url: str, body: dict[str, object], conc: int, duration: int) -> dict[str, float]:
-    env = {**os.environ, "BENCH_BODY": json.dumps(body), "BENCH_API_KEY": "sk-bench-gateway"}
+    env = {**os.environ, "BENCH_BODY": json.dumps(body), "BENCH_API_KEY": KEY}
     out = subprocess.run(["taskset", "-c", "1", "wrk", "-t1", f"-c{conc}", f"-d{duration}s", "--timeout", "10s",
                           "-s", str(HERE / "body.lua"), url], env=env, capture_output=True, text=True, check=True)
     line = next(ln for ln in out.stdout.splitlines() if ln.startswith("BENCH_JSON "))

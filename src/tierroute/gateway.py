@@ -78,6 +78,10 @@ class Gateway:
         self.rules = load_rules(settings.routing_rules_path)
         self.keys = KeyStore(settings.section("keys", KeysConfig).path)
         rate_limits = _rate_limits(settings)  # validated even when limits are off
+        if settings.offline:
+            # The quotas in rate_limits.yaml are the vendors' account limits; the simulator answering
+            # in their place has none, and applying them would stall an agent after two turns.
+            rate_limits = RateLimits(source=f"{rate_limits.source} (not applied to the simulator)")
         self.limits, self.health = (build_limits(self.limits_cfg, rate_limits) if self.limits_cfg.enabled
                                     else (None, None))
         self.router = Router(settings, self.rules, self.routing_cfg, health=self.health, limits=self.limits)
@@ -133,7 +137,8 @@ class Gateway:
         if s.offline:
             lines.append("  OFFLINE MODE: no provider API key is set, so every model is answered by the built-in "
                          f"simulator at {self.sim.base_url if self.sim else '?'} (not a real LLM). "
-                         "Put keys in .env to use the real vendors.")
+                         "Put keys in .env to use the real vendors. The quotas of rate_limits.yaml apply to "
+                         "the real vendors only.")
         else:
             provs = sorted({d.provider for m in self.catalog.enabled() for d in m.deployments})
             lines.append(f"  providers: {', '.join(provs)}")

@@ -17,6 +17,7 @@ from typing import Any
 import msgspec
 from msgspec import UNSET
 
+from tierroute.api.relay import first_chunk, follow
 from tierroute.errors import TierrouteError
 from tierroute.types import ChatChunk, ChatResponse, ThinkingPart, Usage
 
@@ -104,21 +105,12 @@ def error_body(err: TierrouteError) -> bytes:
 
 async def _relay(first: ChatChunk, it: AsyncIterator[ChatChunk]) -> AsyncIterator[bytes]:
     """A forwarded stream: the vendor's own events, in order; tierroute adds nothing."""
-    chunk: ChatChunk | None = first
     try:
-        while chunk is not None:
+        async for chunk in follow(first, it):
             if chunk.raw is not UNSET:
                 yield chunk.raw  # type: ignore[misc]
-            try:
-                chunk = await it.__anext__()
-            except StopAsyncIteration:
-                chunk = None
     except TierrouteError as err:
         yield b"event: error\ndata: " + error_body(err) + b"\n\n"
-    finally:
-        aclose = getattr(it, "aclose", None)
-        if aclose is not None and chunk is not None:
-            await aclose()
 
 
 async def stream_events(chunks: AsyncIterator[ChatChunk]) -> AsyncIterator[bytes]:
@@ -127,11 +119,7 @@ async def stream_events(chunks: AsyncIterator[ChatChunk]) -> AsyncIterator[bytes
     Nothing is emitted until the first chunk arrives, so an error before it propagates to the
     caller, who can still answer with an HTTP error. A ``TierrouteError`` after that becomes an
     ``event: error`` and ends the stream (never a silent clean end)."""
-    it = chunks.__aiter__()
-    try:
-        first: ChatChunk | None = await it.__anext__()
-    except StopAsyncIteration:
-        first = None
+    first, it = await first_chunk(chunks)
     if first is not None and first.raw is not UNSET:
         async for event in _relay(first, it):
             yield event
@@ -146,9 +134,8 @@ async def stream_events(chunks: AsyncIterator[ChatChunk]) -> AsyncIterator[bytes
     open_tool: int | None = None
     finish: str | None = None
     usage = None
-    chunk = first
     try:
-        while chunk is not None:
+        async for chunk in follow(first, it):
             if chunk.usage is not None:
                 usage = chunk.usage
             for ch in chunk.choices:
@@ -183,18 +170,9 @@ async def stream_events(chunks: AsyncIterator[ChatChunk]) -> AsyncIterator[bytes
                                                                        "partial_json": fn["arguments"]}})
                 if ch.finish_reason is not None:
                     finish = ch.finish_reason
-            try:
-                chunk = await it.__anext__()
-            except StopAsyncIteration:
-                chunk = None
     except TierrouteError as err:
         yield b"event: error\ndata: " + error_body(err) + b"\n\n"
         return
-    finally:
-        # the client may stop reading early: let the upstream stream close its connection now
-        aclose = getattr(it, "aclose", None)
-        if aclose is not None and chunk is not None:
-            await aclose()
     if open_kind is not None:
         yield _event("content_block_stop", {"type": "content_block_stop", "index": block})
     u: dict[str, int] = usage_json(usage) if usage is not None else {"output_tokens": 0}

@@ -10,6 +10,8 @@ from aiohttp import web
 
 from tierroute.api import chat, feedback, health, messages, models, responses
 from tierroute.api.auth import guarded
+from tierroute.api.browser_guard import browser_guard, cors_headers
+from tierroute.api.errors import recursion_guard
 from tierroute.api.framework_errors import json_errors
 from tierroute.api.keys import GATEWAY
 from tierroute.gateway import Gateway
@@ -19,8 +21,12 @@ log = logging.getLogger("tierroute")
 
 def create_app(gw: Gateway) -> web.Application:
     max_body = int(gw.settings.gateway.server.max_body_mb * 1024 * 1024)
+    server = gw.settings.gateway.server
+    # json_errors outermost, so the guard's refusals and the framework's own are both JSON.
+    guard = browser_guard(server.cors_origins, open_gateway=not gw.master_key)
     app = web.Application(client_max_size=max_body, handler_args={"max_field_size": 16384},
-                          middlewares=[json_errors])
+                          middlewares=[json_errors, guard, recursion_guard])
+    app.on_response_prepare.append(cors_headers)
     app[GATEWAY] = gw
     app.router.add_post("/v1/chat/completions", chat.chat_completions)
     app.router.add_post("/chat/completions", chat.chat_completions)

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 from aiohttp import web
 
+from tierroute.api.browser_guard import is_browser_path
 from tierroute.api.errors import error_response
 from tierroute.api.keys import GATEWAY
 from tierroute.errors import AuthRequired, TierrouteError
@@ -21,14 +22,16 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 def presented_key(request: web.Request) -> str | None:
-    """The key a client sent: OpenAI-style bearer token or Anthropic-style x-api-key."""
+    """The key a client sent: OpenAI-style bearer token or Anthropic-style x-api-key. HTTP Basic
+    (a browser's cached login) counts only on /ui: elsewhere a page on another site could make the
+    browser send it."""
     auth = request.headers.get("Authorization")
     if auth:
         scheme, _, token = auth.partition(" ")
         scheme = scheme.lower()
         if scheme == "bearer":
             return token.strip()
-        if scheme == "basic":  # the dashboard in a browser: any user name, the master key as password
+        if scheme == "basic" and is_browser_path(request.path):  # any user name, the master key as password
             try:
                 return base64.b64decode(token.strip()).decode().partition(":")[2]
             except (ValueError, UnicodeDecodeError):
@@ -58,7 +61,9 @@ def require_key(request: web.Request, master_key: str) -> str:
         return "master"
     key = presented_key(request)
     if key is None:
-        raise AuthRequired("Missing API key. Send 'Authorization: Bearer <key>' (or 'x-api-key: <key>').")
+        basic = request.headers.get("Authorization", "").lower().startswith("basic ")
+        why = "Basic auth is accepted only on /ui." if basic else "Missing API key."
+        raise AuthRequired(f"{why} Send 'Authorization: Bearer <key>' (or 'x-api-key: <key>').")
     if not hmac.compare_digest(key.encode(), master_key.encode()):
         raise AuthRequired("Incorrect API key provided.")
     return "master"

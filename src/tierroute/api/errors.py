@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 
 import msgspec
@@ -10,6 +11,7 @@ from aiohttp import web
 from tierroute.api.keys import GATEWAY
 from tierroute.errors import InvalidRequest, PayloadTooLarge, TierrouteError
 
+log = logging.getLogger("tierroute")
 _encode = msgspec.json.encode
 _PATH = re.compile(r" - at `\$(.*)`$")
 _NAMED_FIELD = re.compile(r"(?:missing required|contains unknown) field `(\w+)`")
@@ -20,6 +22,35 @@ def error_response(err: TierrouteError, headers: dict[str, str] | None = None) -
     if headers:
         h = {**headers, **h}
     return web.Response(body=_encode(err.body()), status=err.status, content_type="application/json", headers=h)
+
+
+_ANTHROPIC_TYPES = {401: "authentication_error", 403: "permission_error", 404: "not_found_error",
+                    413: "request_too_large", 429: "rate_limit_error", 503: "overloaded_error"}
+
+
+def error_for_path(request: web.Request, err: TierrouteError) -> web.Response:
+    """The error in the dialect of the path: Anthropic's shape under /v1/messages, OpenAI's elsewhere
+    (for refusals made before a dialect handler runs)."""
+    if request.path.startswith("/v1/messages"):
+        default = "invalid_request_error" if err.status < 500 else "api_error"
+        body = {"type": "error", "error": {"type": _ANTHROPIC_TYPES.get(err.status, default), "message": err.message}}
+        return web.Response(body=_encode(body), status=err.status, content_type="application/json",
+                            headers=err.headers())
+    return error_response(err)
+
+
+@web.middleware
+async def recursion_guard(request: web.Request, handler: web.RequestHandler) -> web.StreamResponse:
+    """The backstop behind the depth limit of api/inbound.py: nesting that reaches Python's recursion
+    limit anywhere (a JSON string inside the body decoded later, a translation) is the caller's
+    input, so a 400, never a 500 with a traceback."""
+    try:
+        return await handler(request)
+    except RecursionError:
+        log.warning("%s %s: input nested too deeply to process", request.method, request.path)
+        return error_for_path(request, InvalidRequest(
+            "The request nests objects or arrays too deeply to process; flatten it.", param=None,
+            code="nesting_too_deep"))
 
 
 def invalid_body(exc: msgspec.DecodeError | msgspec.ValidationError, root: str = "") -> InvalidRequest:

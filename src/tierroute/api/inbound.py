@@ -25,12 +25,47 @@ _decode = msgspec.json.decode
 Decoder = Callable[[dict[str, Any], web.Request], tuple[ChatRequest, list[str]]]
 
 
-def parse_object(body: bytes) -> dict[str, Any]:
-    """The body as a JSON object; a 400 naming the problem otherwise."""
+# How deep a body may nest objects and arrays. Real requests stay far below it (a tool schema a
+# dozen levels, tool results a few); everything after decoding (translation, cache keys, encoding)
+# may recurse per level, so a body deeper than this is refused before any of it runs.
+MAX_DEPTH = 128
+
+
+def _too_deep() -> InvalidRequest:
+    return InvalidRequest(f"The request body nests objects or arrays more than {MAX_DEPTH} levels deep; "
+                          "flatten it.", param=None, code="nesting_too_deep")
+
+
+def check_depth(doc: Any) -> None:
+    """A 400 when ``doc`` nests deeper than ``MAX_DEPTH``; iterative, so it cannot overflow itself."""
+    stack: list[tuple[Any, int]] = [(doc, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            raise _too_deep()
+        children = node.values() if isinstance(node, dict) else node
+        stack.extend((c, depth + 1) for c in children if isinstance(c, dict | list))
+
+
+def decode_bounded(body: bytes) -> Any:
+    """The body as JSON within ``MAX_DEPTH``: the decoder's own recursion limit (hit near 1,000
+    levels, less on a deep stack) is a 400 too, never a RecursionError."""
     try:
         doc = _decode(body)
     except msgspec.DecodeError as exc:
         raise invalid_body(exc) from None
+    except RecursionError:
+        raise _too_deep() from None
+    # Fewer brackets than the limit cannot nest past it: the walk is skipped for most bodies.
+    if isinstance(doc, dict | list) and body.count(b"{") + body.count(b"[") > MAX_DEPTH:
+        check_depth(doc)
+    return doc
+
+
+def parse_object(body: bytes) -> dict[str, Any]:
+    """The body as a JSON object; a 400 naming the problem otherwise (bad JSON, nesting deeper
+    than ``MAX_DEPTH``, not an object)."""
+    doc = decode_bounded(body)
     if not isinstance(doc, dict):
         raise InvalidRequest("The request body must be a JSON object.", param=None)
     return doc

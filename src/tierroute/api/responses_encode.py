@@ -21,6 +21,7 @@ from typing import Any
 import msgspec
 from msgspec import UNSET
 
+from tierroute.api.relay import first_chunk, follow
 from tierroute.errors import TierrouteError
 from tierroute.types import ChatChunk, ChatRequest, ChatResponse, FunctionCall, ThinkingPart, ToolCall, Usage
 
@@ -142,11 +143,7 @@ async def stream_events(chunks: AsyncIterator[ChatChunk], req: ChatRequest, rid:
                         done: list[dict[str, Any]]) -> AsyncIterator[bytes]:
     """Responses SSE events from our chunks, or a forwarded stream's own. The final Response object is
     appended to ``done`` (for the store) when it completes."""
-    it = chunks.__aiter__()
-    try:
-        first: ChatChunk | None = await it.__anext__()
-    except StopAsyncIteration:
-        first = None
+    first, it = await first_chunk(chunks)
     if first is not None and first.raw is not UNSET:
         async for ev in _relay(first, it, done):
             yield ev
@@ -180,9 +177,8 @@ async def stream_events(chunks: AsyncIterator[ChatChunk], req: ChatRequest, rid:
                                                   "part": part}),
                 ev("response.output_item.done", {"output_index": idx, "item": item})]
 
-    chunk = first
     try:
-        while chunk is not None:
+        async for chunk in follow(first, it):
             if chunk.usage is not None:
                 usage = chunk.usage
             for ch in chunk.choices:
@@ -221,20 +217,12 @@ async def stream_events(chunks: AsyncIterator[ChatChunk], req: ChatRequest, rid:
                                      {"item_id": item_id, "output_index": idx, "delta": fn["arguments"]})
                 if ch.finish_reason is not None:
                     finish = ch.finish_reason
-            try:
-                chunk = await it.__anext__()
-            except StopAsyncIteration:
-                chunk = None
     except TierrouteError as err:
         failed = response_object(rid, req, model, output, usage, "failed", created,
                                  error={"code": "server_error" if err.status >= 500 else err.type,
                                         "message": err.message})
         yield ev("response.failed", {"response": failed})
         return
-    finally:
-        aclose = getattr(it, "aclose", None)
-        if aclose is not None and chunk is not None:
-            await aclose()
     for b in close_text():
         yield b
     for idx, tc, item_id in calls.values():
@@ -252,10 +240,9 @@ async def stream_events(chunks: AsyncIterator[ChatChunk], req: ChatRequest, rid:
 
 async def _relay(first: ChatChunk, it: AsyncIterator[ChatChunk], done: list[dict[str, Any]]) -> AsyncIterator[bytes]:
     """A forwarded stream: the vendor's own events; the completed Response is kept for the store."""
-    chunk: ChatChunk | None = first
     seq = 0
     try:
-        while chunk is not None:
+        async for chunk in follow(first, it):
             if chunk.raw is not UNSET:
                 raw: bytes = chunk.raw  # type: ignore[assignment]
                 if raw.startswith((b"event: response.completed", b"event: response.incomplete")):
@@ -267,16 +254,8 @@ async def _relay(first: ChatChunk, it: AsyncIterator[ChatChunk], done: list[dict
                     except msgspec.DecodeError:
                         pass
                 yield raw
-            try:
-                chunk = await it.__anext__()
-            except StopAsyncIteration:
-                chunk = None
     except TierrouteError as err:
         doc = {"type": "response.failed", "sequence_number": seq + 1,
                "response": {"id": "", "object": "response", "status": "failed",
                             "error": {"code": "server_error", "message": err.message}, "output": []}}
         yield b"event: response.failed\ndata: " + _encode(doc) + b"\n\n"
-    finally:
-        aclose = getattr(it, "aclose", None)
-        if aclose is not None and chunk is not None:
-            await aclose()
