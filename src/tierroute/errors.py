@@ -4,6 +4,8 @@
     ├── RequestError                    the caller's fault; never retried
     │   ├── InvalidRequest  400         a field is missing, of the wrong type or out of range
     │   ├── PayloadTooLarge 413         the body is over server.max_body_mb
+    │   ├── UnsupportedMediaType 415    a body that is not declared application/json
+    │   ├── CrossOriginRefused 403      a browser request from an origin not in server.cors_origins
     │   ├── AuthRequired    401         no key, or a key we do not know
     │   ├── PermissionDenied 403        a virtual key asked for a model it may not use
     │   ├── BudgetExceeded  429         a virtual key's budget for the period is spent
@@ -71,6 +73,21 @@ class InvalidRequest(RequestError):
 class PayloadTooLarge(RequestError):
     status = 413
     code = "request_too_large"
+
+
+class UnsupportedMediaType(RequestError):
+    """A body not sent as application/json: the shape of a browser's cross-site "simple" POST."""
+
+    status = 415
+    code = "unsupported_media_type"
+
+
+class CrossOriginRefused(RequestError):
+    """A browser request another site's page made (Origin, Sec-Fetch-Site or a rebound Host)."""
+
+    status = 403
+    type = "permission_error"
+    code = "cross_origin_refused"
 
 
 class AuthRequired(RequestError):

@@ -185,6 +185,8 @@ def load_settings(path: str | None = None, environ: Mapping[str, str] | None = N
     if host is not None:
         gw.server.host = host
     check_listener(gw.server.host, gw.server.master_key, cfg_path, via="--host" if host is not None else None)
+    gw.server.cors_origins = [normalize_origin(o, cfg_path, f"server.cors_origins[{i}]")
+                              for i, o in enumerate(gw.server.cors_origins)]
     return Settings(path=cfg_path, gateway=gw, catalog=catalog, routing_rules_path=base / gw.routing_rules,
                     rate_limits_path=base / gw.rate_limits, offline=offline, env=env)
 
@@ -220,6 +222,21 @@ def check_listener(host: str, master_key: str, cfg_path: Path, via: str | None =
                       "reach this machine could use the gateway (and spend on its provider keys)",
                       "set TIERROUTE_MASTER_KEY (server.master_key) in .env to a long random string, "
                       "or listen on 127.0.0.1 (--host 127.0.0.1 / TIERROUTE_HOST=127.0.0.1)")
+
+
+_ORIGIN = re.compile(r"(https?)://([a-z0-9.-]+|\[[0-9a-f:.]+\])(?::(\d{1,5}))?")
+
+
+def normalize_origin(origin: str, cfg_path: Path, key: str) -> str:
+    """A configured CORS origin as browsers send it in ``Origin`` (lower case, no default port, no
+    path), so the API's check is one set lookup."""
+    m = _ORIGIN.fullmatch(origin.strip().rstrip("/").lower())
+    if m is None:
+        raise ConfigError(cfg_path, key, f"'{origin}' is not a web origin",
+                          "write scheme://host[:port], e.g. https://app.example.com (no path, no wildcard)")
+    scheme, name, port = m.groups()
+    default = {"http": "80", "https": "443"}[scheme]
+    return f"{scheme}://{name}" + (f":{port}" if port and port != default else "")
 
 
 def _build_catalog(cat: CatalogFile, providers: dict[str, ProviderConfig], cat_path: Path, cfg_path: Path,

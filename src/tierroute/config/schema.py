@@ -25,6 +25,9 @@ class ServerConfig(Struct, kw_only=True, forbid_unknown_fields=True):
     request_timeout_s: Annotated[float, Meta(gt=0)] = 120.0
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     access_log: bool = False
+    # Web origins (scheme://host[:port]) whose pages may call the API from a browser (CORS). Empty:
+    # a browser request from any other origin than the gateway's own is refused.
+    cors_origins: list[str] = field(default_factory=list)
 
 
 class ProviderConfig(Struct, kw_only=True, forbid_unknown_fields=True):
