@@ -41,12 +41,26 @@ def _share(value: Any, field: str, words: bool) -> float:
     return float(value)
 
 
+def header_text(headers: Mapping[str, str], name: str) -> str | None:
+    """A header's value as text, None when absent or empty. aiohttp keeps bytes that are not UTF-8
+    as lone surrogates (and a latin-1 client sends such bytes), which would fail later when the value
+    is encoded into an error or a log line: they are a 400 naming the header here instead."""
+    v = headers.get(name)
+    if v is None:
+        v = headers.get(name.lower())
+    if v is None or v == "":
+        return None
+    try:
+        v.encode("utf-8")
+    except UnicodeEncodeError:
+        raise InvalidRequest(f"The {name} header is not valid UTF-8 text; send one of its documented values "
+                             "in ASCII.", param=name, code="invalid_header") from None
+    return v
+
+
 def parse_hints(headers: Mapping[str, str], metadata: dict | None) -> RouteHints:
     def header(name: str) -> str | None:
-        v = headers.get(name)
-        if v is None:
-            v = headers.get(name.lower())
-        return v if v not in (None, "") else None
+        return header_text(headers, name)
 
     hints = RouteHints()
     md = metadata or {}
