@@ -4,6 +4,7 @@ behind the master key; nothing here checks keys."""
 from __future__ import annotations
 
 import inspect
+import logging
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,7 @@ from tierroute.usage import reports
 from tierroute.usage.recorder import UsageRecorder
 
 UI_DIR = Path(__file__).parent / "ui"
+log = logging.getLogger("tierroute")
 
 # Returns quota state per deployment id: the limits package's snapshot, or {"limit", "remaining"}
 # per deployment (see normalize_headroom). May be a coroutine function.
@@ -32,6 +34,36 @@ def _store_missing() -> web.Response:
                   "usage_disabled")  # fmt: skip
 
 
+async def _read(recorder: UsageRecorder, report: Callable[[], Awaitable[Any]]) -> Any:
+    """Flush, then run one report against the store. The stores drop a connection that failed and open
+    a new one on the next call, so a connection gone stale while the database was away costs one retry
+    here, not an error for the first caller after it is back. Still failing: ``_StoreDown`` (503)."""
+    for attempt in (1, 2):
+        try:
+            await recorder.flush()  # a report asked for right after traffic includes that traffic
+            return await report()
+        except reports.ReportError:
+            raise
+        except Exception as exc:  # the store's own errors (psycopg, sqlite3, OSError) differ per backend
+            if attempt == 2:
+                log.warning("usage report failed, store unavailable: %s: %s", type(exc).__name__, exc)
+                raise _StoreDown(type(exc).__name__) from None
+    raise AssertionError("unreachable")
+
+
+class _StoreDown(Exception):
+    """The usage store did not answer a report (twice)."""
+
+
+def _store_down(e: _StoreDown) -> web.Response:
+    return web.json_response(
+        {"error": {"message": f"The usage store is unavailable ({e}), so reports cannot be read now; requests are "
+                              "still served and their usage is kept until the store is back. Try again shortly.",
+                   "type": "server_error", "param": None, "code": "usage_store_unavailable"}},
+        status=503, headers={"Retry-After": "5"},
+    )
+
+
 def admin_routes(
     recorder: UsageRecorder, headroom: HeadroomFn | None = None, prefix: str = "/admin/usage"
 ) -> list[web.RouteDef]:
@@ -40,43 +72,48 @@ def admin_routes(
     ``GET {prefix}/latency?by=model&since=7d`` (p50/p95), ``GET {prefix}/dashboard`` (all of the
     dashboard's data in one call), ``GET {prefix}/headroom`` (quota headroom from ``headroom``)."""
 
-    async def _flush_first() -> None:
-        # A report asked for right after traffic should include that traffic.
-        await recorder.flush()
-
     def _since(request: web.Request) -> float:
         return reports.parse_since(request.query.get("since"))
 
     async def summary(request: web.Request) -> web.Response:
         if recorder.store is None:
             return _store_missing()
+        store = recorder.store
         try:
             by = request.query.get("by", "model")
             bucket = request.query.get("bucket") or None
-            await _flush_first()
-            rows = await reports.usage_summary(recorder.store, by, bucket, _since(request))
+            since = _since(request)
+            rows = await _read(recorder, lambda: reports.usage_summary(store, by, bucket, since))
         except reports.ReportError as e:
             return _error(str(e), e.param)
+        except _StoreDown as e:
+            return _store_down(e)
         return web.json_response({"object": "list", "by": by, "bucket": bucket, "data": rows})
 
     async def savings(request: web.Request) -> web.Response:
         if recorder.store is None:
             return _store_missing()
+        store = recorder.store
         try:
-            await _flush_first()
-            rows = await reports.task_savings(recorder.store, _since(request))
+            since = _since(request)
+            rows = await _read(recorder, lambda: reports.task_savings(store, since))
         except reports.ReportError as e:
             return _error(str(e), e.param)
+        except _StoreDown as e:
+            return _store_down(e)
         return web.json_response({"object": "list", "data": rows})
 
     async def latency(request: web.Request) -> web.Response:
         if recorder.store is None:
             return _store_missing()
+        store = recorder.store
         try:
-            await _flush_first()
-            rows = await reports.latency_by(recorder.store, request.query.get("by", "model"), _since(request))
+            by, since = request.query.get("by", "model"), _since(request)
+            rows = await _read(recorder, lambda: reports.latency_by(store, by, since))
         except reports.ReportError as e:
             return _error(str(e), e.param)
+        except _StoreDown as e:
+            return _store_down(e)
         return web.json_response({"object": "list", "data": rows})
 
     async def _headroom() -> dict[str, Any] | None:
@@ -146,10 +183,12 @@ async def _dashboard(
         if bucket not in reports.BUCKETS:
             return _error(f"bucket={bucket!r} is not a time bucket: use hour or day", "bucket")
         since_s = reports.parse_since(request.query.get("since"))
-        await recorder.flush()  # a report asked for right after traffic includes that traffic
-        out = await reports.dashboard_data(recorder.store, since_s, bucket)
+        store = recorder.store
+        out = await _read(recorder, lambda: reports.dashboard_data(store, since_s, bucket))
     except reports.ReportError as e:
         return _error(str(e), e.param)
+    except _StoreDown as e:
+        return _store_down(e)
     out["headroom"] = normalize_headroom(await _call(quota))
     out["recorder"] = recorder.stats()
     return web.json_response(out)
