@@ -4,15 +4,16 @@ Every vendor wraps errors in JSON of roughly the same shape (OpenAI ``{"error": 
 "type", "code"}}``, Anthropic ``{"type": "error", "error": {"type", "message"}}``, Gemini
 ``{"error": {"code", "message", "status", "details"}}``); we read whichever is there, classify by
 HTTP status first and by the vendor's code/message second (a context overflow and a malformed
-request are both a 400). Messages may quote the vendor but never the API key: anything that
-looks like a key is masked before the error is built.
+request are both a 400). Messages may quote the vendor but never a key: every configured key is
+masked by value (and by fragment) and anything that looks like a key by shape, before the error is
+built; this module is the only way vendor text becomes our errors.
 """
 
 from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import aiohttp
@@ -32,7 +33,24 @@ from tierroute.errors import (
 from tierroute.providers.ratelimit import parse_duration, parse_retry_after
 from tierroute.types import Deployment
 
-_KEYLIKE = re.compile(r"(sk-[A-Za-z0-9_\-*.]{4,}|AIza[0-9A-Za-z_\-]{10,}|gsk_[A-Za-z0-9]{8,}|Bearer\s+\S+)")
+# Key shapes vendors issue, and a bearer header echoed back.
+_KEYLIKE = re.compile(
+    r"(?:sk|pk|rk)[-_][A-Za-z0-9_\-*.]{4,}|AIza[0-9A-Za-z_\-]{10,}|gsk_[A-Za-z0-9]{8,}|tgp_v\d_[A-Za-z0-9_\-]{8,}"
+    r"|(?:xai|pplx|nvapi|csk)-[A-Za-z0-9_\-]{8,}|(?:hf|r8|ghp|github_pat)_[A-Za-z0-9_]{8,}|Bearer\s+\S+")
+# A long url-safe token soon after a word that says it is a credential ("Invalid API key provided: ...").
+_AFTER_WORD = re.compile(r"(?i)\b((?:key|token|secret|credential|authorization|password)s?\b"
+                         r"[^A-Za-z0-9]{1,5}(?:[A-Za-z]{1,12}[^A-Za-z0-9]{1,5}){0,3})[A-Za-z0-9_\-.~+/=]{32,}")
+# A vendor's own partial masking ("sk-abc***wxyz", "4fX2...9kLm"): the visible ends are key fragments.
+_MASKED = re.compile(r"[A-Za-z0-9_\-]*\*{3,}[A-Za-z0-9_\-*]*|[A-Za-z0-9_\-]{3,}(?:\.{3}|\u2026)[A-Za-z0-9_\-]{2,}")
+_TOKEN = re.compile(r"[A-Za-z0-9_\-.~+/=]{6,}")
+_FRAGMENT = 6  # a token sharing this many consecutive characters with a configured key is masked whole
+_MIN_SECRET = 8
+_MIN_FRAGMENTED = 20
+_CREDENTIAL_HEADER = re.compile(r"(?i)key|auth|token|secret")
+
+# Every configured secret seen (keys and configured header values), so an error from one deployment
+# that quotes another's key is masked too. Filled by ``remember`` and by every error mapped here.
+_secrets: dict[str, frozenset[str]] = {}
 
 _CONTEXT_HINTS = (
     "context_length_exceeded",
@@ -49,11 +67,40 @@ _FILTER_HINTS = ("content_filter", "content_policy", "content management policy"
 _json = msgspec.json.Decoder()
 
 
+def remember(deps: Iterable[Deployment]) -> None:
+    """Register the secrets of these deployments (the gateway may call it with all of them at start):
+    the key and configured headers whose name says credential. Fragments are matched only for long
+    secrets: real keys are random and 32+ characters, a short test key such as ``sk-simulator`` would
+    mask ordinary words."""
+    for dep in deps:
+        values = [dep.api_key, *(v for k, v in dep.headers.items() if _CREDENTIAL_HEADER.search(k))]
+        for value in values:
+            if value and len(value) >= _MIN_SECRET and value not in _secrets:
+                long = len(value) >= _MIN_FRAGMENTED
+                _secrets[value] = frozenset(value[i:i + _FRAGMENT] for i in range(len(value) - _FRAGMENT + 1)) \
+                    if long else frozenset()
+
+
 def scrub(text: str, dep: Deployment) -> str:
-    """The text with the deployment's key, and anything shaped like a key, masked."""
+    """The text with every configured secret masked by value (whole, or any fragment of 6+ characters
+    inside a token, whatever the key's shape), then anything shaped like a key or a vendor's partial
+    masking of one. Upstream text reaches tenants only through here."""
+    remember((dep,))
     if dep.api_key and len(dep.api_key) >= 4:
         text = text.replace(dep.api_key, "***")
-    return _KEYLIKE.sub("***", text)
+    for secret in _secrets:
+        text = text.replace(secret, "***")
+
+    def by_fragment(m: re.Match[str]) -> str:
+        tok = m.group(0)
+        grams = {tok[i:i + _FRAGMENT] for i in range(len(tok) - _FRAGMENT + 1)}
+        return "***" if any(not grams.isdisjoint(f) for f in _secrets.values()) else tok
+
+    if _secrets:
+        text = _TOKEN.sub(by_fragment, text)
+    text = _KEYLIKE.sub("***", text)
+    text = _AFTER_WORD.sub(lambda m: m.group(1) + "***", text)
+    return _MASKED.sub("***", text)
 
 
 def _fields(body: bytes) -> tuple[str, str, str, Any]:
