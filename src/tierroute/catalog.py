@@ -16,7 +16,7 @@ from collections.abc import Iterable
 from msgspec import Struct, field, structs
 
 from tierroute.errors import ModelNotFound
-from tierroute.types import Deployment
+from tierroute.types import Deployment, Usage
 
 TIERS = ("premium", "standard", "specialist")
 
@@ -42,8 +42,10 @@ class ModelInfo(Struct, kw_only=True):
     kind: str = "chat"
     enabled: bool = True
     deployments: list[Deployment] = field(default_factory=list)
-    # Prompt-cache list prices (USD per 1M tokens), where the vendor publishes them; None = unknown.
-    cache_write_per_m: float | None = None
+    # Prompt-cache list prices (USD per 1M tokens), where the vendor publishes them; None = unknown,
+    # priced as plain input (so a cache never looks cheaper than the vendor says it is).
+    cache_write_per_m: float | None = None  # a write with the default TTL (Anthropic: 5 minutes)
+    cache_write_1h_per_m: float | None = None  # a write with the 1-hour TTL (Anthropic)
     cache_read_per_m: float | None = None
 
     @property
@@ -54,8 +56,24 @@ class ModelInfo(Struct, kw_only=True):
     def free(self) -> bool:
         return self.input_per_m == 0 and self.output_per_m == 0
 
-    def cost(self, prompt_tokens: int, completion_tokens: int) -> float:
-        return (prompt_tokens * self.input_per_m + completion_tokens * self.output_per_m) / 1_000_000
+    def cost(self, prompt_tokens: int, completion_tokens: int, cache_read: int = 0, cache_write: int = 0,
+             cache_write_1h: int = 0) -> float:
+        """USD for one answer. ``prompt_tokens`` counts every input token (OpenAI's convention): those
+        read from the vendor's prompt cache and those written to it (``cache_write_1h`` of them with
+        the 1-hour TTL) are priced at their own rates, the rest at the input price."""
+        if not (cache_read or cache_write):
+            return (prompt_tokens * self.input_per_m + completion_tokens * self.output_per_m) / 1_000_000
+        inp = self.input_per_m
+        read = self.cache_read_per_m if self.cache_read_per_m is not None else inp
+        write = self.cache_write_per_m if self.cache_write_per_m is not None else inp
+        write_1h = self.cache_write_1h_per_m if self.cache_write_1h_per_m is not None else write
+        uncached = max(0, prompt_tokens - cache_read - cache_write)
+        return (uncached * inp + (cache_write - cache_write_1h) * write + cache_write_1h * write_1h
+                + cache_read * read + completion_tokens * self.output_per_m) / 1_000_000
+
+    def cost_of(self, u: Usage) -> float:
+        """``cost`` of a vendor's usage, its cache reads and writes apart."""
+        return self.cost(u.prompt_tokens, u.completion_tokens, u.cache_read(), u.cache_write(), u.cache_write_1h())
 
 
 class Family(Struct, kw_only=True):

@@ -86,6 +86,8 @@ class Message(Struct, omit_defaults=True, kw_only=True):
     # A marker on the message as a whole: Anthropic's on a tool_use or tool_result block, which have no
     # part of their own here.
     cache_control: CacheControl | UnsetType = UNSET
+    # An assistant turn's earlier reasoning as a chat client got it back (``ResponseMessage.reasoning``).
+    reasoning: list[ThinkingPart] | UnsetType = field(default=UNSET, name="reasoning_details")
 
     def text(self) -> str:
         """The message's text parts joined; images and tool calls contribute nothing."""
@@ -137,6 +139,7 @@ class Inbound(Struct, kw_only=True):
     # What only this dialect can carry (fields, server tools, beta headers): a translation to any
     # other dialect names these in X-Tierroute-Dropped.
     untranslatable: list[str] = field(default_factory=list)
+    continues: str | None = None  # the previous_response_id tierroute expanded into the body (Responses)
 
 
 class JSONSchemaSpec(Struct, omit_defaults=True, kw_only=True):
@@ -232,6 +235,7 @@ class ChatRequest(Struct, omit_defaults=True, kw_only=True):
 class PromptTokensDetails(Struct, omit_defaults=True):
     cached_tokens: int = 0  # read from the vendor's prompt cache (OpenAI's name)
     cache_write_tokens: int = 0  # written to it (Anthropic's cache_creation_input_tokens; OpenRouter's name)
+    cache_write_1h_tokens: int = 0  # of those, written with the 1-hour TTL (Anthropic's ephemeral_1h split)
 
 
 class Usage(Struct):
@@ -242,6 +246,10 @@ class Usage(Struct):
     completion_tokens: int = 0
     total_tokens: int = 0
     prompt_tokens_details: PromptTokensDetails | UnsetType = UNSET
+    # What the answer cost and what the premium-only baseline would have (OpenRouter's `usage.cost`):
+    # set by the gateway on the answers it builds, the final stream chunk included.
+    cost: float | UnsetType = UNSET
+    baseline_cost: float | UnsetType = UNSET
 
     def cache_read(self) -> int:
         d = self.prompt_tokens_details
@@ -251,6 +259,10 @@ class Usage(Struct):
         d = self.prompt_tokens_details
         return 0 if d is UNSET else d.cache_write_tokens  # type: ignore[union-attr]
 
+    def cache_write_1h(self) -> int:
+        d = self.prompt_tokens_details
+        return 0 if d is UNSET else d.cache_write_1h_tokens  # type: ignore[union-attr]
+
 
 class ResponseMessage(Struct, kw_only=True):
     # Every field is always encoded, as OpenAI does (role, content null for a pure tool call, refusal).
@@ -259,8 +271,9 @@ class ResponseMessage(Struct, kw_only=True):
     tool_calls: list[ToolCall] | None = None
     refusal: str | None = None
     # What the model thought, when the vendor shows it (Anthropic thinking blocks, OpenAI reasoning
-    # items): handed back to clients of dialects that carry it.
-    reasoning: list[ThinkingPart] | UnsetType = UNSET
+    # items): handed back to clients of dialects that carry it, and to chat clients as
+    # `reasoning_details`, which they send back on the assistant turn (as OpenRouter's clients do).
+    reasoning: list[ThinkingPart] | UnsetType = field(default=UNSET, name="reasoning_details")
 
 
 FinishReason = Literal["stop", "length", "tool_calls", "content_filter"]
@@ -468,9 +481,12 @@ class UsageEvent(Struct, kw_only=True):
     route: str | None
     task: str | None
     complexity: float | None
-    prompt_tokens: int = 0
+    prompt_tokens: int = 0  # every input token, cached or not
     completion_tokens: int = 0
+    cache_read_tokens: int = 0  # of prompt_tokens, read from the vendor's prompt cache
+    cache_write_tokens: int = 0  # of prompt_tokens, written to it
     cost_usd: float = 0.0
+    nocache_cost_usd: float = 0.0  # the same tokens with every input token at the input price
     baseline_model: str | None = None
     baseline_cost_usd: float = 0.0
     latency_ms: float = 0.0

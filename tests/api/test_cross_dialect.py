@@ -230,7 +230,7 @@ def test_chat_to_anthropic_carries_thinking_and_cache_markers(sim: SimThread, oa
     assistant = r.choices[0].message.model_dump(exclude_none=True) if echo == "whole message" else \
         {"role": "assistant", "content": r.choices[0].message.content, "tool_calls": [call.model_dump(exclude_none=True)]}
     if echo == "whole message":
-        assert assistant.get("reasoning"), "the answer carries its thinking block for the next turn"
+        assert assistant.get("reasoning_details"), "the answer carries its thinking block for the next turn"
     messages += [assistant,
                  {"role": "tool", "tool_call_id": call.id, "content": "hail"}]
     final = oai.chat.completions.create(model="claude-sonnet-4", messages=messages, tools=CHAT_TOOLS,

@@ -110,7 +110,10 @@ class Exchange:
             self._record_failure(e, [])
             raise
         deadline = time.monotonic() + gw.settings.gateway.server.request_timeout_s
-        est = estimate_prompt_tokens(req) + (req.output_limit() or 512)
+        # The quota reservation, reconciled with the real usage after the answer: the prompt and the
+        # output the request will likely write, not its cap (agents ask for 128k and write 2k).
+        expected = gw.routing_cfg.expected_output_tokens
+        est = estimate_prompt_tokens(req) + min(req.output_limit() or expected, 4 * expected)
         try:
             if req.stream:
                 done_s = await gw.executor.open_stream(plan, req, deadline, est)

@@ -65,6 +65,11 @@ async def _expand(request: web.Request, doc: dict[str, Any], caller: KeyInfo | N
     return out
 
 
+def _continuing(doc: dict[str, Any]) -> str | None:
+    prev = doc.get("previous_response_id")
+    return prev if isinstance(prev, str) else None
+
+
 def _keep(request: web.Request, req: ChatRequest, caller_id: str | None, rid: str,
           response: dict[str, Any]) -> None:
     body = req.inbound.body  # type: ignore[union-attr]
@@ -82,12 +87,15 @@ async def create(request: web.Request) -> web.StreamResponse:
 
     async def prepare(doc: dict[str, Any], caller: KeyInfo | None) -> dict[str, Any]:
         caller_box.append(caller)
+        caller_box.append(_continuing(doc))  # type: ignore[arg-type]
         return await _expand(request, doc, caller)
 
     headers, req, result = await run_exchange(request, decode, "responses", "openai-responses", prepare=prepare)
     if isinstance(result, TierrouteError):
         return error_response(result, headers)
     assert req is not None
+    previous = caller_box[1] if len(caller_box) > 1 else None
+    req.inbound.continues = previous  # type: ignore[union-attr]
     caller_id = caller_box[0].id if caller_box and caller_box[0] else None
     rid = "resp_" + headers["X-Request-Id"].removeprefix("req_")
     if isinstance(result, ChatResponse):
@@ -97,6 +105,9 @@ async def create(request: web.Request) -> web.StreamResponse:
                 obj = _decode(body)
             except msgspec.DecodeError:
                 obj = {"id": rid, "output": output_items(result, req)}
+            if previous is not None and isinstance(obj, dict):  # tierroute expanded it: say so, as OpenAI would
+                obj["previous_response_id"] = previous
+                body = msgspec.json.encode(obj)
         _keep(request, req, caller_id, rid, obj)
         return web.Response(body=body, headers=headers, content_type="application/json")
     resp = web.StreamResponse(headers={**headers, **SSE_HEADERS})

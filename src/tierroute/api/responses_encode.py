@@ -23,6 +23,7 @@ from msgspec import UNSET
 
 from tierroute.api.relay import first_chunk, follow
 from tierroute.errors import TierrouteError
+from tierroute.providers.reasoning import carry
 from tierroute.types import ChatChunk, ChatRequest, ChatResponse, FunctionCall, ThinkingPart, ToolCall, Usage
 
 _encode = msgspec.json.encode
@@ -49,12 +50,15 @@ def usage_json(u: Usage) -> dict[str, Any]:
 
 
 def _reasoning_item(t: ThinkingPart) -> dict[str, Any] | None:
-    if t.origin != "openai":
-        return None  # another vendor's reasoning cannot be handed back to an OpenAI client
     item: dict[str, Any] = {"type": "reasoning", "id": t.item_id if t.item_id is not UNSET else new_id("rs"),
                             "summary": [{"type": "summary_text", "text": t.thinking}] if t.thinking else []}
-    if t.encrypted_content is not UNSET:
-        item["encrypted_content"] = t.encrypted_content
+    if t.origin == "openai":
+        if t.encrypted_content is not UNSET:
+            item["encrypted_content"] = t.encrypted_content
+    elif t.origin == "anthropic":  # kept for the next turn, as OpenAI's encrypted reasoning is
+        item["encrypted_content"] = carry(t)
+    else:
+        return None
     return item
 
 
@@ -94,14 +98,16 @@ def response_object(rid: str, req: ChatRequest, model: str, output: list[dict[st
                     status: str, created: int, incomplete: str | None = None,
                     error: dict[str, Any] | None = None) -> dict[str, Any]:
     """The Response object, with the request's settings echoed as OpenAI does."""
-    body = req.inbound.body if req.inbound is not UNSET else {}  # type: ignore[union-attr]
+    inbound = req.inbound
+    body = inbound.body if inbound is not UNSET else {}  # type: ignore[union-attr]
+    previous = inbound.continues if inbound is not UNSET else None  # type: ignore[union-attr]
     return {
         "id": rid, "object": "response", "created_at": created, "status": status,
         "background": False, "error": error,
         "incomplete_details": {"reason": incomplete} if incomplete else None,
         "instructions": body.get("instructions"), "max_output_tokens": body.get("max_output_tokens"),
         "model": model, "output": output, "parallel_tool_calls": body.get("parallel_tool_calls", True),
-        "previous_response_id": body.get("previous_response_id"),
+        "previous_response_id": previous,
         "reasoning": body.get("reasoning") or {"effort": None, "summary": None},
         "store": body.get("store", True), "temperature": body.get("temperature", 1.0),
         "text": body.get("text") or {"format": {"type": "text"}}, "tool_choice": body.get("tool_choice", "auto"),

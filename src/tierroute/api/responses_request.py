@@ -33,6 +33,7 @@ from msgspec import UNSET, Meta, Struct
 
 from tierroute.api.errors import invalid_body
 from tierroute.errors import InvalidRequest
+from tierroute.providers.reasoning import carried
 from tierroute.types import (
     ChatRequest,
     ContentPart,
@@ -200,7 +201,8 @@ def _items(items: list[dict[str, Any]], dropped: list[str]) -> list[Message]:
         elif kind == "reasoning":
             summary = "\n".join(s.get("text", "") for s in it.get("summary") or () if isinstance(s, dict))
             enc = it.get("encrypted_content")
-            turns.pending_thoughts.append(ThinkingPart(
+            ours = carried(enc) if isinstance(enc, str) else None  # another vendor's, carried by tierroute
+            turns.pending_thoughts.append(ours or ThinkingPart(
                 thinking=summary, origin="openai", encrypted_content=enc if isinstance(enc, str) else UNSET,
                 item_id=it["id"] if isinstance(it.get("id"), str) else UNSET))
         elif kind is None:

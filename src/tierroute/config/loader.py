@@ -287,7 +287,8 @@ def _build_catalog(cat: CatalogFile, providers: dict[str, ProviderConfig], cat_p
             context_window=spec.context_window, max_output=spec.max_output, vision="vision" in spec.capabilities,
             tools="tools" in spec.capabilities, json_mode="json" in spec.capabilities, strengths=spec.strengths,
             aliases=spec.aliases, kind=spec.kind, enabled=spec.enabled and bool(deps), deployments=deps,
-            cache_write_per_m=spec.cache_write_per_m, cache_read_per_m=spec.cache_read_per_m))
+            cache_write_per_m=spec.cache_write_per_m, cache_write_1h_per_m=spec.cache_write_1h_per_m,
+            cache_read_per_m=spec.cache_read_per_m))
     return Catalog(infos, _families(cat, {m.name: m for m in infos}, cat_path))
 
 

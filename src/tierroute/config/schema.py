@@ -109,6 +109,7 @@ class ModelSpec(Struct, kw_only=True, forbid_unknown_fields=True):
     enabled: bool = True
     # Prompt-cache list prices (USD per 1M tokens): a cache write, and a cache hit (read).
     cache_write_per_m: NonNegative | None = None
+    cache_write_1h_per_m: NonNegative | None = None
     cache_read_per_m: NonNegative | None = None
 
 

@@ -89,7 +89,8 @@ class AnthropicAdapter:
             info.forwarded = True
             headers = forward_headers(fwd, anthropic_headers(dep))
             headers.setdefault("anthropic-version", API_VERSION)
-            return url_with_query(url, fwd), forward_body(fwd, dep, max_tokens_field="max_tokens"), headers
+            body = forward_body(fwd, dep, max_tokens_field="max_tokens", dropped=info.dropped)
+            return url_with_query(url, fwd), body, headers
         return url, _encode(build_request(req, dep, stream=stream, dropped=info.dropped)), anthropic_headers(dep)
 
     async def _one(self, url: str, body: bytes, headers: dict[str, str], req: ChatRequest, dep: Deployment,

@@ -167,7 +167,9 @@ def _messages(req: ChatRequest, dep: Deployment, dropped: list[str]
         elif m.role == "user":
             add("user", _content_blocks(m, i, dep, dropped))
         elif m.role == "assistant":
-            blocks = _content_blocks(m, i, dep, dropped)
+            blocks = [b for t in (m.reasoning if m.reasoning is not UNSET else ())
+                      if (b := _thinking_block(t, dropped)) is not None]
+            blocks += _content_blocks(m, i, dep, dropped)
             for j, tc in enumerate(m.tool_calls or ()):
                 blocks.append({"type": "tool_use", "id": tc.id, "name": tc.function.name,
                                "input": parse_tool_arguments(tc.function.arguments, dep,
@@ -211,6 +213,13 @@ def _tool_choice(req: ChatRequest) -> dict[str, Any] | None:
     return out
 
 
+def _unsigned_tool_turn(turns: list[dict[str, Any]]) -> bool:
+    last = next((t for t in reversed(turns) if t["role"] == "assistant"), None)
+    if last is None or not any(b.get("type") == "tool_use" for b in last["content"]):
+        return False
+    return last["content"][0].get("type") not in ("thinking", "redacted_thinking")
+
+
 def _system_field(system: list[dict[str, Any]]) -> str | list[dict[str, Any]]:
     if any("cache_control" in b for b in system):
         return system
@@ -243,6 +252,10 @@ def build_request(req: ChatRequest, dep: Deployment, stream: bool, dropped: list
     spec = req.reasoning_spec()
     if spec is not None:
         thinking = anthropic_thinking(spec, max_tokens) if dep.reasoning else None
+        if thinking is not None and thinking.get("type") != "disabled" and _unsigned_tool_turn(turns):
+            # Anthropic refuses thinking in a tool loop whose last assistant turn does not start with its
+            # thinking block, which a client of another dialect may not have kept: think next time.
+            thinking = None
         if thinking is not None:
             body["thinking"] = thinking
         elif spec.mode != "disabled":
@@ -297,9 +310,12 @@ def usage_of(u: dict[str, Any] | None) -> Usage:
         return Usage()
     write = u.get("cache_creation_input_tokens") or 0
     read = u.get("cache_read_input_tokens") or 0
+    split = u.get("cache_creation") if isinstance(u.get("cache_creation"), dict) else {}
+    write_1h = split.get("ephemeral_1h_input_tokens") or 0  # type: ignore[union-attr]
     p = (u.get("input_tokens") or 0) + write + read
     c = u.get("output_tokens") or 0
-    details = PromptTokensDetails(cached_tokens=read, cache_write_tokens=write) if write or read else UNSET
+    details = (PromptTokensDetails(cached_tokens=read, cache_write_tokens=write, cache_write_1h_tokens=write_1h)
+               if write or read else UNSET)
     return Usage(prompt_tokens=p, completion_tokens=c, total_tokens=p + c, prompt_tokens_details=details)
 
 

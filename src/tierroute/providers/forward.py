@@ -14,6 +14,7 @@ from typing import Any
 
 import msgspec
 
+from tierroute.providers.reasoning import CARRIED_PREFIX
 from tierroute.types import Deployment, Inbound
 
 _encode = msgspec.json.encode
@@ -50,10 +51,32 @@ def forward_headers(fwd: Inbound, own: Mapping[str, str]) -> dict[str, str]:
     return h
 
 
+# Per dialect, the request fields that ask a model to reason: a model without the reasoning capability
+# refuses them (OpenAI: "Unsupported parameter"), so a forward to one leaves them out and says so.
+REASONING_FIELDS = {"openai-chat": ("reasoning_effort",), "openai-responses": ("reasoning",),
+                    "anthropic": ("thinking",)}
+
+
 def forward_body(fwd: Inbound, dep: Deployment, *, usage_in_stream: bool = False,
-                 max_tokens_field: str | None = None) -> bytes:
+                 max_tokens_field: str | None = None, dropped: list[str] | None = None) -> bytes:
     doc: dict[str, Any] = dict(fwd.body)
     doc["model"] = dep.upstream_model
+    if not dep.reasoning:
+        for name in REASONING_FIELDS.get(fwd.dialect, ()):
+            if doc.pop(name, None) is not None and dropped is not None:
+                dropped.append(name)
+        if fwd.dialect == "openai-responses" and isinstance(doc.get("include"), list):
+            kept = [i for i in doc["include"] if i != "reasoning.encrypted_content"]
+            if kept:
+                doc["include"] = kept
+            else:
+                del doc["include"]
+    if fwd.dialect == "openai-responses" and isinstance(doc.get("input"), list):
+        items = [i for i in doc["input"] if not _carried_item(i)]
+        if len(items) != len(doc["input"]):
+            doc["input"] = items
+            if dropped is not None:
+                dropped.append("thinking")
     meta = doc.get("metadata")
     if isinstance(meta, dict) and any(k in meta for k in HINT_KEYS):
         meta = {k: v for k, v in meta.items() if k not in HINT_KEYS}
@@ -64,15 +87,21 @@ def forward_body(fwd: Inbound, dep: Deployment, *, usage_in_stream: bool = False
     if usage_in_stream and doc.get("stream"):
         opts = doc.get("stream_options")
         doc["stream_options"] = {**(opts if isinstance(opts, dict) else {}), "include_usage": True}
-    if max_tokens_field and dep.max_output:
-        asked = doc.get(max_tokens_field)
+    for field in (max_tokens_field, "max_completion_tokens") if max_tokens_field and dep.max_output else ():
+        asked = doc.get(field)
         if isinstance(asked, int) and asked > dep.max_output:
-            doc[max_tokens_field] = dep.max_output
+            doc[field] = dep.max_output
             thinking = doc.get("thinking")  # Anthropic wants budget_tokens < max_tokens
             if isinstance(thinking, dict) and isinstance(thinking.get("budget_tokens"), int) \
-                    and thinking["budget_tokens"] >= dep.max_output:
-                doc["thinking"] = {**thinking, "budget_tokens": dep.max_output - 1}
+                    and thinking["budget_tokens"] >= doc[field]:
+                doc["thinking"] = {**thinking, "budget_tokens": doc[field] - 1}
     return _encode(doc)
+
+
+def _carried_item(item: Any) -> bool:
+    """A reasoning item tierroute wrote for another vendor's thinking (``reasoning.carry``)."""
+    return (isinstance(item, dict) and item.get("type") == "reasoning"
+            and str(item.get("encrypted_content") or "").startswith(CARRIED_PREFIX))
 
 
 def url_with_query(url: str, fwd: Inbound) -> str:

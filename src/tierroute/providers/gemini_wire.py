@@ -125,6 +125,8 @@ def _contents(req: ChatRequest, dep: Deployment, dropped: list[str]) -> tuple[li
         elif m.role == "user":
             add("user", _parts(m, i, dep, dropped))
         elif m.role == "assistant":
+            if m.reasoning is not UNSET and m.reasoning:
+                dropped.append("thinking")
             parts = _parts(m, i, dep, dropped)
             for j, tc in enumerate(m.tool_calls or ()):
                 call_names[tc.id] = tc.function.name
@@ -164,7 +166,8 @@ def build_request(req: ChatRequest, dep: Deployment, dropped: list[str] | None =
         body["systemInstruction"] = {"parts": [{"text": "\n\n".join(system)}]}
     gc: dict[str, Any] = {}
     if req.output_limit():
-        gc["maxOutputTokens"] = req.output_limit()
+        limit = req.output_limit() or 0
+        gc["maxOutputTokens"] = min(limit, dep.max_output) if dep.max_output else limit
     stops = req.stop_list()
     if stops:
         gc["stopSequences"] = stops

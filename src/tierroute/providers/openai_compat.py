@@ -68,8 +68,8 @@ class _LEmbeddingResponse(msgspec.Struct):
 _embed_decoder = msgspec.json.Decoder(_LEmbeddingResponse)
 
 
-def _headers(dep: Deployment) -> dict[str, str]:
-    h = {"Content-Type": "application/json", "Accept": "application/json"}
+def _headers(dep: Deployment, stream: bool = False) -> dict[str, str]:
+    h = {"Content-Type": "application/json", "Accept": "text/event-stream" if stream else "application/json"}
     if dep.api_key:
         h["Authorization"] = "Bearer " + dep.api_key
     if dep.headers:
@@ -81,9 +81,9 @@ def _request(req: ChatRequest, dep: Deployment, info: CallInfo, stream: bool) ->
     fwd = req.forwarded("openai-chat")
     if fwd is not None:
         info.forwarded = True
-        return (forward_body(fwd, dep, usage_in_stream=True, max_tokens_field="max_tokens"),
-                forward_headers(fwd, _headers(dep)))
-    return _encode(chat_body(req, dep, info.dropped, stream=stream)), _headers(dep)
+        return (forward_body(fwd, dep, usage_in_stream=True, max_tokens_field="max_tokens", dropped=info.dropped),
+                forward_headers(fwd, _headers(dep, stream)))
+    return _encode(chat_body(req, dep, info.dropped, stream=stream)), _headers(dep, stream)
 
 
 class OpenAICompatAdapter:

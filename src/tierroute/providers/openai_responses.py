@@ -38,13 +38,17 @@ _perf = time.perf_counter
 _HELD = frozenset(("response.created", "response.in_progress", "response.queued"))
 
 
-def _request(fwd: Inbound, dep: Deployment, own: Mapping[str, str]) -> tuple[str, bytes, dict[str, str]]:
-    return (dep.base_url + "/responses", forward_body(fwd, dep, max_tokens_field="max_output_tokens"),
-            forward_headers(fwd, own))
+def _request(fwd: Inbound, dep: Deployment, info: CallInfo, own: Mapping[str, str], stream: bool
+             ) -> tuple[str, bytes, dict[str, str]]:
+    headers = forward_headers(fwd, own)
+    if stream:
+        headers["accept"] = "text/event-stream"
+    return (dep.base_url + "/responses",
+            forward_body(fwd, dep, max_tokens_field="max_output_tokens", dropped=info.dropped), headers)
 
 
 async def send(fwd: Inbound, dep: Deployment, info: CallInfo, own: Mapping[str, str]) -> ChatResponse:
-    url, body, headers = _request(fwd, dep, own)
+    url, body, headers = _request(fwd, dep, info, own, False)
     data = await post(url, body, headers, dep, info)
     try:
         doc = _decode(data)
@@ -58,7 +62,7 @@ async def send(fwd: Inbound, dep: Deployment, info: CallInfo, own: Mapping[str, 
 
 
 async def stream(fwd: Inbound, dep: Deployment, info: CallInfo, own: Mapping[str, str]) -> AsyncIterator[ChatChunk]:
-    url, body, headers = _request(fwd, dep, own)
+    url, body, headers = _request(fwd, dep, info, own, True)
     resp = await open_stream(url, body, headers, dep, info)
     rid, created, model = "", int(time.time()), dep.upstream_model
     calls: dict[str, int] = {}  # item id -> tool-call index

@@ -61,10 +61,15 @@ def chat_body(req: ChatRequest, dep: Deployment, dropped: list[str], *, stream: 
     doc: dict[str, Any] = _to_builtins(_replace(
         req, model=dep.upstream_model, metadata=None, stream=stream, stream_options=_USAGE_ON if stream else None,
         inbound=UNSET, session=UNSET, reasoning=UNSET, top_k=UNSET))
+    for field in ("max_tokens", "max_completion_tokens"):  # a cap above the model's limit is refused
+        if dep.max_output and isinstance(doc.get(field), int) and doc[field] > dep.max_output:
+            doc[field] = dep.max_output
     for m in doc["messages"]:
         if "cache_control" in m:
             del m["cache_control"]
             dropped.append("cache_control")
+        if m.pop("reasoning_details", None):
+            dropped.append("thinking")
         _clean_content(m, dropped)
     for t in doc.get("tools") or ():
         if "cache_control" in t:

@@ -18,9 +18,13 @@ refuse it on non-reasoning models), and that is reported in ``X-Tierroute-Droppe
 
 from __future__ import annotations
 
+import base64
 from typing import Any
 
-from tierroute.types import Reasoning
+import msgspec
+from msgspec import UNSET
+
+from tierroute.types import Reasoning, ThinkingPart
 
 BUDGET_BY_EFFORT = {"minimal": 1024, "low": 2048, "medium": 8192, "high": 16384, "xhigh": 32000, "max": 32000}
 EFFORT_BY_BUDGET = ((2048, "low"), (8192, "medium"))  # above the last bound: "high"
@@ -87,3 +91,31 @@ def from_anthropic(thinking: Any, effort: str | None) -> Reasoning | None:
     if kind == "adaptive":
         return Reasoning(mode="adaptive", effort=effort)
     return Reasoning(mode="enabled", budget_tokens=budget, effort=effort)
+
+
+# Another vendor's reasoning handed to a Responses client must come back on the next turn, whichever
+# model answers it. It travels as a reasoning item whose ``encrypted_content`` tierroute wrote itself:
+# this prefix, then the thinking (and its signature) as base64 JSON. Clients treat it as opaque, as they
+# do OpenAI's; a forward to OpenAI leaves such items out (OpenAI could not decrypt them).
+CARRIED_PREFIX = "tierroute:"
+
+
+def carry(t: ThinkingPart) -> str:
+    doc = {"o": t.origin if t.origin is not UNSET else "", "t": t.thinking,
+           "s": t.signature if t.signature is not UNSET else None, "r": t.redacted if t.redacted is not UNSET else None}
+    return CARRIED_PREFIX + base64.b64encode(msgspec.json.encode(doc)).decode()
+
+
+def carried(encrypted: str) -> ThinkingPart | None:
+    """The reasoning ``carry`` wrapped, or None when ``encrypted`` is not ours (it is OpenAI's)."""
+    if not encrypted.startswith(CARRIED_PREFIX):
+        return None
+    try:
+        doc = msgspec.json.decode(base64.b64decode(encrypted[len(CARRIED_PREFIX):]))
+    except (ValueError, msgspec.DecodeError):
+        return None
+    if not isinstance(doc, dict) or doc.get("o") not in ("anthropic", "gemini"):
+        return None
+    return ThinkingPart(thinking=str(doc.get("t") or ""), origin=doc["o"],
+                        signature=doc["s"] if isinstance(doc.get("s"), str) else UNSET,
+                        redacted=doc["r"] if isinstance(doc.get("r"), str) else UNSET)

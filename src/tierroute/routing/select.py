@@ -41,7 +41,9 @@ def model_problem(m: ModelInfo, needs: Needs, budget: float | None, est: float) 
         return "disabled (or no enabled provider)"
     if m.kind != "chat":
         return f"not a chat model ({m.kind})"
-    need = needs.context_needed()
+    # max_tokens is a cap, not a need: a model with a lower output limit answers with its limit (the
+    # adapters cut max_tokens to it), as agents ask for far more than they use (Claude Code: 128000).
+    need = int(needs.tokens * CONTEXT_MARGIN) + min(needs.output, m.max_output or needs.output)
     if need > m.context_window:
         return f"prompt ~{needs.tokens} tokens (+{needs.output} output) exceeds its {m.context_window}-token window"
     if needs.vision and not m.vision:
@@ -50,8 +52,6 @@ def model_problem(m: ModelInfo, needs: Needs, budget: float | None, est: float) 
         return "request uses tools; model has no tool calling"
     if needs.json and not m.json_mode:
         return "request asks for JSON mode; model has none"
-    if needs.output and needs.output > m.max_output:
-        return f"max_tokens {needs.output} exceeds its {m.max_output}-token output limit"
     if budget is not None and est > budget:
         return f"estimated ${est:.5f} over the ${budget:.5f} budget"
     return None
