@@ -11,7 +11,7 @@ import asyncio
 import logging
 import os
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 import msgspec
@@ -21,18 +21,16 @@ from tierroute.api.auth import authenticate
 from tierroute.api.errors import read_body
 from tierroute.api.inbound import Decoder, attach, parse_object
 from tierroute.api.keys import GATEWAY
+from tierroute.api.relay import CachedRelay, ChunkRelay
 from tierroute.cache import CacheContext, parse_cache_controls, replay_chunks
-from tierroute.errors import BudgetExceeded, PermissionDenied, ProviderError, TierrouteError
-from tierroute.execution.run import Done, Failed, Opened
+from tierroute.errors import BudgetExceeded, PermissionDenied, TierrouteError
+from tierroute.execution.run import Done, Failed
 from tierroute.routing import check_answer, classify_fast, estimate_prompt_tokens, judge_answer, parse_hints
 from tierroute.types import (
     AttemptRecord,
-    ChatChunk,
     ChatRequest,
     ChatResponse,
-    Choice,
     Plan,
-    ResponseMessage,
     RouteHints,
     Usage,
     UsageEvent,
@@ -130,7 +128,7 @@ class Exchange:
         # The body names the catalog model (as OpenRouter does), the same on a miss and a cache hit.
         resp.model = done.deployment.model
         await gw.executor.finish(done, resp.usage.total_tokens)
-        self._record(done.deployment.model, done, resp.usage.prompt_tokens, resp.usage.completion_tokens, None,
+        self._record(done.deployment.model, done, resp.usage, None,
                      answer=resp.choices[0].message.content if resp.choices else None)
         if self.cache_ctx is not None:
             self._store(resp)
@@ -154,8 +152,7 @@ class Exchange:
                 break
             # The cheap answer was paid for: its cost stays on this request's record.
             u = done.value.usage
-            self.spent_before += self.gw.catalog.models[done.deployment.model].cost(u.prompt_tokens,
-                                                                                     u.completion_tokens)
+            self.spent_before += self.gw.catalog.models[done.deployment.model].cost_of(u)
             await self.gw.executor.finish(done, u.total_tokens)
             self.escalation = f"{done.deployment.model}: {reason}"
             log.info("cascade: escalating from %s (%s)", done.deployment.model, reason)
@@ -181,8 +178,7 @@ class Exchange:
             jdone = await self.gw.executor.complete(jplan, jreq, deadline, estimate_prompt_tokens(jreq) + 8)
             await self.gw.executor.finish(jdone, jdone.value.usage.total_tokens)
             u = jdone.value.usage  # the judge's own cost belongs to this request
-            self.spent_before += self.gw.catalog.models[jdone.deployment.model].cost(u.prompt_tokens,
-                                                                                      u.completion_tokens)
+            self.spent_before += self.gw.catalog.models[jdone.deployment.model].cost_of(u)
             return jdone.value
 
         return await judge_answer(self.req, done.value, judge, send,
@@ -239,18 +235,28 @@ class Exchange:
             return c.task, c.complexity
         return self.hints.task, self.hints.complexity
 
-    def _record(self, model: str, done: Done[Any], prompt: int, completion: int, error: TierrouteError | None,
+    def costs(self, model: str, u: Usage) -> tuple[float, float]:
+        """(this request's cost, the premium-only baseline's): each priced with the provider cache's
+        reads and writes at their own rates, the baseline as if it had cached the same tokens, so the
+        comparison is fair. The cost includes cheap answers a cascade paid for and left behind."""
+        return self.gw.catalog.models[model].cost_of(u) + self.spent_before, self.gw.baseline.cost_of(u)
+
+    def _record(self, model: str, done: Done[Any], u: Usage, error: TierrouteError | None,
                 *, ttft_ms: float | None = None, answer: str | None = None) -> None:
         m = self.gw.catalog.models[model]
         task, complexity = self._classification()
         fallbacks = sum(1 for a in done.attempts if a.outcome != "ok")
+        cost, baseline = self.costs(model, u)
+        self.headers["X-Tierroute-Cost-USD"] = f"{cost:.8f}"
+        self.headers["X-Tierroute-Baseline-USD"] = f"{baseline:.8f}"
         self._emit(UsageEvent(
             request_id=self.request_id, ts=self.ts, key_id=self._key_id(), endpoint=self.endpoint,
             requested_model=self.req.model, model=model, provider=done.deployment.provider,
             deployment=done.deployment.id, route=self.plan.route if self.plan else None, task=task,
-            complexity=complexity, prompt_tokens=prompt, completion_tokens=completion,
-            cost_usd=m.cost(prompt, completion) + self.spent_before, baseline_model=self.gw.baseline.name,
-            baseline_cost_usd=self.gw.baseline.cost(prompt, completion),
+            complexity=complexity, prompt_tokens=u.prompt_tokens, completion_tokens=u.completion_tokens,
+            cache_read_tokens=u.cache_read(), cache_write_tokens=u.cache_write(),
+            cost_usd=cost, nocache_cost_usd=m.cost(u.prompt_tokens, u.completion_tokens) + self.spent_before,
+            baseline_model=self.gw.baseline.name, baseline_cost_usd=baseline,
             latency_ms=(time.perf_counter() - self.t0) * 1000, ttft_ms=ttft_ms, stream=self.req.stream,
             cache="off" if self.cache_ctx is None else "miss", attempts=list(done.attempts), fallbacks=fallbacks,
             escalated=self.escalation is not None,
@@ -276,90 +282,6 @@ class Exchange:
         if self.gw.usage_cfg.log_content:  # off by default: prompts and answers are the user's data
             content = msgspec.json.encode({"messages": self.req.messages, "answer": answer}).decode()
         self.gw.usage.record(event, content)
-
-
-class CachedRelay:
-    """A cache hit replayed as a stream."""
-
-    def __init__(self, chunks: list[ChatChunk]) -> None:
-        self._chunks = chunks
-
-    async def __aiter__(self) -> AsyncIterator[ChatChunk]:
-        for c in self._chunks:
-            yield c
-
-    async def finish(self) -> None:
-        return None
-
-
-class ChunkRelay:
-    """Passes a stream's chunks to the client as they arrive, keeping what accounting needs: usage,
-    time to first token, the text (to cache a complete answer) and how it ended."""
-
-    def __init__(self, ex: Exchange, done: Done[Opened]) -> None:
-        self.ex = ex
-        self.done = done
-        self.include_usage = bool(ex.req.stream_options and ex.req.stream_options.include_usage)
-        self.usage: Usage | None = None
-        self.parts: list[str] = []
-        self.finish_reason: Any = None
-        self.tool_calls = False
-        self.error: TierrouteError | None = None
-        self.ttft_ms: float | None = None
-        self.finished = False
-
-    async def __aiter__(self) -> AsyncIterator[ChatChunk]:
-        opened = self.done.value
-        chunk = opened.first
-        model = self.done.deployment.model
-        try:
-            while True:
-                chunk.model = model
-                if chunk.usage is not None:
-                    self.usage = chunk.usage
-                for c in chunk.choices:
-                    d = c.delta
-                    if d.content:
-                        if self.ttft_ms is None:
-                            self.ttft_ms = (time.perf_counter() - self.ex.t0) * 1000
-                        if c.index == 0:
-                            self.parts.append(d.content)
-                    if d.tool_calls:
-                        self.tool_calls = True
-                    if c.finish_reason is not None and c.index == 0:
-                        self.finish_reason = c.finish_reason
-                # a forwarded event with nothing parsed from it still goes to its client
-                if chunk.choices or self.include_usage or (chunk.raw is not msgspec.UNSET and chunk.usage is None):
-                    if not self.include_usage and chunk.usage is not None:
-                        chunk.usage = None
-                    yield chunk
-                chunk = await opened.rest.__anext__()
-        except StopAsyncIteration:
-            return
-        except TierrouteError as e:
-            self.error = e
-            raise
-
-    async def finish(self) -> None:
-        """Settle quota, health, usage and cache once the stream is over (or the client left)."""
-        if self.finished:
-            return
-        self.finished = True
-        ex, done = self.ex, self.done
-        text = "".join(self.parts)
-        if self.usage is not None:
-            prompt, completion = self.usage.prompt_tokens, self.usage.completion_tokens
-        else:  # the vendor sent no usage: estimate, so a broken stream is still accounted for
-            prompt, completion = estimate_prompt_tokens(ex.req), (len(text) + 3) // 4
-        err = self.error if isinstance(self.error, ProviderError) else None
-        await ex.gw.executor.finish(done, prompt + completion, err)
-        ex._record(done.deployment.model, done, prompt, completion, self.error, ttft_ms=self.ttft_ms, answer=text)
-        complete = self.error is None and self.finish_reason in ("stop", "length") and not self.tool_calls
-        if ex.cache_ctx is not None and complete:
-            ex._store(ChatResponse(
-                id=ex.request_id, created=int(ex.ts), model=done.deployment.model,
-                choices=[Choice(index=0, message=ResponseMessage(content=text), finish_reason=self.finish_reason)],
-                usage=Usage(prompt_tokens=prompt, completion_tokens=completion, total_tokens=prompt + completion)))
 
 
 Result = ChatResponse | ChunkRelay | CachedRelay | TierrouteError

@@ -14,7 +14,7 @@ import uuid
 from typing import Any
 
 import msgspec
-from msgspec import Struct
+from msgspec import UNSET, Struct
 
 from tierroute.types import (
     ChatChunk,
@@ -24,6 +24,7 @@ from tierroute.types import (
     Delta,
     FinishReason,
     FunctionCall,
+    PromptTokensDetails,
     ResponseMessage,
     ToolCall,
     ToolCallDelta,
@@ -51,10 +52,18 @@ class LUsage(Struct):
     prompt_tokens: int | None = None
     completion_tokens: int | None = None
     total_tokens: int | None = None
+    prompt_tokens_details: dict[str, Any] | None = None  # OpenAI: cached_tokens (OpenRouter: cache_write_tokens)
+    prompt_cache_hit_tokens: int | None = None  # DeepSeek's name for the cached part of the prompt
 
     def normal(self) -> Usage:
         p, c = self.prompt_tokens or 0, self.completion_tokens or 0
-        return Usage(prompt_tokens=p, completion_tokens=c, total_tokens=self.total_tokens or p + c)
+        d = self.prompt_tokens_details or {}
+        read = d.get("cached_tokens") or self.prompt_cache_hit_tokens or 0
+        write = d.get("cache_write_tokens") or 0
+        details = (PromptTokensDetails(cached_tokens=int(read), cache_write_tokens=int(write))
+                   if read or write else UNSET)
+        return Usage(prompt_tokens=p, completion_tokens=c, total_tokens=self.total_tokens or p + c,
+                     prompt_tokens_details=details)
 
 
 class LFunction(Struct):

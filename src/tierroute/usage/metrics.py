@@ -43,6 +43,11 @@ class UsageMetrics:
             "tierroute_savings_usd", "Baseline cost minus actual cost (routing plus cache)", _L, registry=r
         )
         self.cache_saved = Counter("tierroute_cache_saved_usd", "Spend avoided by cache hits", _L, registry=r)
+        self.provider_cache_saved = Counter(
+            "tierroute_provider_cache_saved_usd",
+            "Spend the vendors' prompt caches saved (the same tokens at the full input price, minus the cost)",
+            _L, registry=r,
+        )  # fmt: skip
         self.latency = Histogram(
             "tierroute_request_latency_seconds",
             "End-to-end request latency",
@@ -111,6 +116,12 @@ class UsageMetrics:
                 sums[(self.tokens, (*lv, "prompt"))] += e.prompt_tokens
             if e.completion_tokens:
                 sums[(self.tokens, (*lv, "completion"))] += e.completion_tokens
+            if e.cache_read_tokens:
+                sums[(self.tokens, (*lv, "cache_read"))] += e.cache_read_tokens
+            if e.cache_write_tokens:
+                sums[(self.tokens, (*lv, "cache_write"))] += e.cache_write_tokens
+            if e.nocache_cost_usd > e.cost_usd:
+                sums[(self.provider_cache_saved, lv)] += e.nocache_cost_usd - e.cost_usd
             sums[(self.cost, lv)] += max(e.cost_usd, 0.0)
             sums[(self.baseline, lv)] += max(e.baseline_cost_usd, 0.0)
             sums[(self.savings, lv)] += max(e.baseline_cost_usd - e.cost_usd, 0.0)

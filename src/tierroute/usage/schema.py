@@ -45,6 +45,15 @@ COLUMNS: tuple[tuple[str, str], ...] = (
     ("error_class", "TEXT"),
     ("content", "TEXT"),
 )
+# Added by migration 4: the prompt's cache reads and writes apart, and what the request would have
+# cost without the provider's cache (for the provider-cache savings).
+ADDED_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("cache_read_tokens", "INTEGER NOT NULL DEFAULT 0"),
+    ("cache_write_tokens", "INTEGER NOT NULL DEFAULT 0"),
+    ("nocache_cost_usd", "REAL NOT NULL DEFAULT 0"),
+)
+BASE_COLUMNS = COLUMNS
+COLUMNS = BASE_COLUMNS + ADDED_COLUMNS
 COLUMN_NAMES = tuple(c for c, _ in COLUMNS)
 
 # Each migration is a list of statements with {t} (events table), {f} (feedback table) and {real}
@@ -52,7 +61,7 @@ COLUMN_NAMES = tuple(c for c, _ in COLUMNS)
 MIGRATIONS: list[list[str]] = [
     [
         "CREATE TABLE IF NOT EXISTS {t} ("
-        + ", ".join(f"{c} {ty.replace('REAL', '{real}')}" for c, ty in COLUMNS)
+        + ", ".join(f"{c} {ty.replace('REAL', '{real}')}" for c, ty in BASE_COLUMNS)
         + ")",
         "CREATE INDEX IF NOT EXISTS {t}_ts ON {t} (ts)",
         "CREATE INDEX IF NOT EXISTS {t}_task_ts ON {t} (task, ts)",
@@ -72,6 +81,7 @@ MIGRATIONS: list[list[str]] = [
         "expires {real} NOT NULL, data TEXT NOT NULL)",
         "CREATE INDEX IF NOT EXISTS {r}_expires ON {r} (expires)",
     ],
+    [f"ALTER TABLE {{t}} ADD COLUMN {c} {ty.replace('REAL', '{real}')}" for c, ty in ADDED_COLUMNS],
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -127,6 +137,7 @@ def to_row(e: UsageEvent, content: str | None = None) -> tuple[Any, ...]:
         int(e.stream), e.cache, e.cache_similarity, e.saved_usd,
         _attempts_enc.encode(e.attempts).decode(), e.fallbacks, int(e.escalated),
         e.escalation_reason, e.status, e.error_class, content,
+        e.cache_read_tokens, e.cache_write_tokens, e.nocache_cost_usd,
     )  # fmt: skip
 
 
