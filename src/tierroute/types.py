@@ -386,6 +386,7 @@ class Deployment(Struct, kw_only=True):
     reasoning: bool = False  # the model takes a reasoning / thinking parameter (catalog capability)
     max_output: int = 0  # the model's output limit (0 = unknown): a forwarded max_tokens above it is cut
     responses_api: bool = False  # the provider serves OpenAI's /responses (else Responses are translated)
+    cache_hints: bool = False  # add prompt-cache hints to translated requests (providers.*.prompt_cache_hints)
 
     def __repr__(self) -> str:  # the key never reaches a log line or a traceback
         return f"Deployment({self.id!r} -> {self.base_url})"

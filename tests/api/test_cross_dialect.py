@@ -86,6 +86,8 @@ def test_responses_to_anthropic_with_tools_and_reasoning(sim: SimThread, oai: op
     assert "reasoning" not in dropped(raw)  # claude-sonnet-4 has the reasoning capability
     up = last_to(sim, "/v1/messages")["body"]
     assert up["thinking"]["type"] in ("enabled", "adaptive")
+    # the tools arrive as declared, with tierroute's cache breakpoint on the last (prompt_cache_hints)
+    assert up["tools"][-1].pop("cache_control") == {"type": "ephemeral"}
     assert up["tools"] == ANTHROPIC_TOOLS
     call = next(o for o in first.output if o.type == "function_call")
     assert call.name == "get_weather" and json.loads(call.arguments) == {"city": "Paris"}

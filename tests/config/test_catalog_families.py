@@ -23,7 +23,7 @@ def test_shipped_catalog_has_cache_prices_and_families() -> None:
     cat = load_settings(str(CONFIG), environ=OFFLINE).catalog
     opus = cat.models["claude-opus-5-5"]
     assert (opus.input_per_m, opus.output_per_m, opus.cache_write_per_m, opus.cache_read_per_m) == (4, 20, 5, 0.2)
-    assert cat.models["gpt-4o"].cache_read_per_m is None  # not published here: unknown, not zero
+    assert cat.models["claude-sonnet-5-5"].cache_read_per_m is None  # not sourced: unknown, not zero
     assert {f.name for f in cat.families} >= {"claude-opus", "claude-sonnet", "claude-haiku", "gpt", "deepseek"}
 
 

@@ -277,7 +277,8 @@ def _build_catalog(cat: CatalogFile, providers: dict[str, ProviderConfig], cat_p
                                    dialect=p.dialect, base_url=p.base_url.rstrip("/"), upstream_model=d.upstream,
                                    api_key=p.api_key, timeout_s=p.timeout_s, headers=dict(p.headers),
                                    reasoning="reasoning" in spec.capabilities, max_output=spec.max_output,
-                                   responses_api=p.responses_api and p.dialect == "openai"))
+                                   responses_api=p.responses_api and p.dialect == "openai",
+                                   cache_hints=p.prompt_cache_hints))
         for alias in spec.aliases:
             if alias in names or alias in TIERS or alias == "auto":
                 raise ConfigError(cat_path, f"{key}.aliases", f"alias '{alias}' is already a model or tier name",

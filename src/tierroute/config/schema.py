@@ -42,6 +42,10 @@ class ProviderConfig(Struct, kw_only=True, forbid_unknown_fields=True):
     # The provider serves OpenAI's Responses API (/responses): a Responses request is then forwarded as
     # sent, else translated to chat completions.
     responses_api: bool = False
+    # Prompt-cache hints on translated requests (the client's own markers always pass): for Anthropic,
+    # cache breakpoints on the tools, the system prompt and the conversation so far; for OpenAI,
+    # prompt_cache_key from the session. Off for vendors that refuse fields they do not know.
+    prompt_cache_hints: bool = False
 
 
 class SimulatorConfig(Struct, kw_only=True, forbid_unknown_fields=True):

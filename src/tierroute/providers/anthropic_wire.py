@@ -12,7 +12,8 @@ Choices made where Anthropic has no equivalent (documented for users in the adap
   prefill ``{``: newer Claude models refuse prefill and it breaks tool use.
 - ``seed``, penalties and logprobs have no Anthropic counterpart and are dropped.
 - ``cache_control`` markers on parts, messages and tools are kept (Anthropic allows at most
-  ``MAX_BREAKPOINTS``; the earliest extra ones are dropped and reported). Earlier thinking blocks
+  ``MAX_BREAKPOINTS``; the earliest extra ones are dropped and reported). A request with none gets
+  tierroute's own (``_place_breakpoints``) when the provider has ``prompt_cache_hints``. Earlier thinking blocks
   written by Anthropic keep their signature; another vendor's reasoning is dropped (and reported).
 - ``reasoning`` becomes ``thinking`` (``providers/reasoning.py``); Anthropic refuses a temperature
   other than 1 while thinking, so such a temperature is dropped (and reported).
@@ -286,9 +287,30 @@ def build_request(req: ChatRequest, dep: Deployment, stream: bool, dropped: list
         body["tool_choice"] = {"type": "tool", "name": JSON_TOOL}
     if req.user:
         body["metadata"] = {"user_id": req.user}
-    _limit_breakpoints([*body.get("tools", ()), *(system if isinstance(body.get("system"), list) else ()),
-                        *(b for t in turns for b in t["content"])], dropped)
+    blocks = [*body.get("tools", ()), *(system if isinstance(body.get("system"), list) else ()),
+              *(b for t in turns for b in t["content"])]
+    if dep.cache_hints and not any("cache_control" in b for b in blocks):
+        _place_breakpoints(body, system, turns)
+    else:
+        _limit_breakpoints(blocks, dropped)
     return body
+
+
+def _place_breakpoints(body: dict[str, Any], system: list[dict[str, Any]], turns: list[dict[str, Any]]) -> None:
+    """Cache breakpoints where they pay, for a client that set none (it spoke another dialect): after
+    the tools, after the system prompt (tools + system are the same every turn of an agent), and at
+    the end of the conversation so far, which the next turn extends and so reads back from the cache.
+    Three of Anthropic's four; a prefix below the model's minimum is simply not cached (no charge)."""
+    marker = {"type": "ephemeral"}
+    if body.get("tools"):
+        body["tools"][-1]["cache_control"] = marker
+    if system:
+        system[-1]["cache_control"] = marker
+        body["system"] = system
+    if turns and turns[-1]["content"]:
+        last = turns[-1]["content"][-1]
+        if last.get("type") not in ("thinking", "redacted_thinking"):  # thinking blocks take no marker
+            last["cache_control"] = marker
 
 
 def unfence(text: str) -> str:

@@ -12,7 +12,8 @@ OpenAI chat is the base of ``ChatRequest``, so most fields go as they are. What 
 | images in a tool result              | dropped (a tool message is text only)                             |
 | ``top_k``                            | dropped                                                           |
 
-Everything dropped is named in ``dropped`` (the gateway's ``X-Tierroute-Dropped`` header).
+Everything dropped is named in ``dropped`` (the gateway's ``X-Tierroute-Dropped`` header). With the
+provider's ``prompt_cache_hints``, ``prompt_cache_key`` is set from the client's session.
 """
 
 from __future__ import annotations
@@ -75,6 +76,9 @@ def chat_body(req: ChatRequest, dep: Deployment, dropped: list[str], *, stream: 
         if "cache_control" in t:
             del t["cache_control"]
             dropped.append("cache_control")
+    if dep.cache_hints and req.session is not UNSET and "prompt_cache_key" not in doc:
+        # OpenAI routes requests with one key to the same cache: a session's turns share their prefix
+        doc["prompt_cache_key"] = req.session
     if rich:
         spec = req.reasoning_spec()
         if spec is not None:
