@@ -116,3 +116,21 @@ def test_openai_cached_prompt_priced_and_in_the_final_stream_chunk(stack) -> Non
     by_hand = ((u["prompt_tokens"] - cached) * 2.0 + cached * 0.50 + u["completion_tokens"] * 8.0) / 1e6
     assert u["cost"] == pytest.approx(by_hand, abs=1e-8)
     assert u["baseline_cost"] > u["cost"]
+
+
+def test_reports_show_the_three_savings_apart(stack) -> None:  # type: ignore[no-untyped-def]
+    """After the tests above (cache writes and reads on Anthropic and OpenAI, and no response-cache hit:
+    the response cache is off here), /admin/usage splits the savings: routing (none: models were named,
+    so baseline minus cost is the price gap to the baseline), the vendors' caches, tierroute's cache."""
+    sim, gw = stack
+    rows = httpx.get(gw.url + "/admin/usage?by=model&since=1h", headers=auth(), timeout=10).json()["data"]
+    by = {r["model"]: r for r in rows}
+    sonnet, gpt = by["claude-sonnet-4-5"], by["gpt-4.1"]
+    for r in (sonnet, gpt):
+        assert r["cache_read_tokens"] > 0 and r["provider_cache_saved_usd"] > 0
+        assert r["response_cache_saved_usd"] == 0
+        assert r["routing_saved_usd"] == pytest.approx(r["baseline_cost_usd"] - r["cost_usd"], abs=1e-9)
+    # Sonnet 4.5 reads at $0.30 instead of $3 (saves $2.70 per million) and writes at $3.75 (costs $0.75
+    # more): the vendor-cache saving is net of the write premium
+    assert sonnet["provider_cache_saved_usd"] == pytest.approx(
+        (sonnet["cache_read_tokens"] * 2.70 - sonnet["cache_write_tokens"] * 0.75) / 1e6, abs=1e-9)

@@ -95,15 +95,17 @@ def savings_table(rows: list[dict[str, Any]], title: str) -> str:
 
 def summary_table(rows: list[dict[str, Any]], by: str, bucketed: bool) -> str:
     head = (["Bucket (UTC)"] if bucketed else []) + [
-        by.capitalize(), "Requests", "Prompt tok", "Compl tok", "Cost", "Baseline", "Saved", "Cache hits",
-        "Fallbacks", "Errors", "Avg ms",
+        by.capitalize(), "Requests", "Prompt tok", "Cached tok", "Compl tok", "Cost", "Baseline", "Saved",
+        "by routing", "by vendor cache", "by response cache", "Cache hits", "Fallbacks", "Errors", "Avg ms",
     ]  # fmt: skip
     body = []
     for r in rows:
         b = [time.strftime("%Y-%m-%d %H:%M", time.gmtime(r["bucket"]))] if bucketed else []
-        body.append(b + [r[by], r["requests"], f"{r['prompt_tokens']:,}", f"{r['completion_tokens']:,}",
-                         tables.usd(r["cost_usd"]), tables.usd(r["baseline_cost_usd"]),
-                         tables.usd(r["savings_usd"]), r["cache_hits"], r["fallbacks"], r["errors"],
+        body.append(b + [r[by], r["requests"], f"{r['prompt_tokens']:,}", f"{r['cache_read_tokens']:,}",
+                         f"{r['completion_tokens']:,}", tables.usd(r["cost_usd"]), tables.usd(r["baseline_cost_usd"]),
+                         tables.usd(r["savings_usd"]), tables.usd(r["routing_saved_usd"]),
+                         tables.usd(r["provider_cache_saved_usd"]), tables.usd(r["response_cache_saved_usd"]),
+                         r["cache_hits"], r["fallbacks"], r["errors"],
                          f"{r['latency_avg_ms']:.0f}"])  # fmt: skip
     return tables.render(head, body, f"Usage by {by}")
 

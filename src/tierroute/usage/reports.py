@@ -36,12 +36,21 @@ COALESCE(SUM(CASE WHEN fallbacks > 0 THEN 1 ELSE 0 END), 0),
 COALESCE(SUM(escalated), 0),
 COALESCE(SUM(CASE WHEN status >= 400 THEN 1 ELSE 0 END), 0),
 COALESCE(SUM(CASE WHEN error_class = 'QuotaExhausted' THEN 1 ELSE 0 END), 0),
-COALESCE(AVG(latency_ms), 0)
+COALESCE(AVG(latency_ms), 0),
+COALESCE(SUM(cache_read_tokens), 0),
+COALESCE(SUM(cache_write_tokens), 0),
+COALESCE(SUM(CASE WHEN SUBSTR(cache, 1, 3) = 'hit' THEN 0 ELSE baseline_cost_usd - cost_usd END), 0),
+COALESCE(SUM(CASE WHEN nocache_cost_usd > 0 THEN nocache_cost_usd - cost_usd ELSE 0 END), 0),
+COALESCE(SUM(CASE WHEN SUBSTR(cache, 1, 3) = 'hit' THEN baseline_cost_usd - cost_usd ELSE 0 END), 0)
 """
 _AGG_NAMES = (
     "requests", "prompt_tokens", "completion_tokens", "cost_usd", "baseline_cost_usd", "saved_usd",
     "cache_hits", "fallbacks", "fallback_requests", "escalations", "errors", "quota_rejections",
-    "latency_avg_ms",
+    "latency_avg_ms", "cache_read_tokens", "cache_write_tokens",
+    # Three savings apart, against the premium-only baseline (itself priced with the provider cache):
+    # what routing saved on answered requests, what the vendors' prompt caches saved net of their write
+    # premium (the same tokens at the full input price, minus the cost; rows before migration 4 count 0), and what tierroute's response cache saved (hits).
+    "routing_saved_usd", "provider_cache_saved_usd", "response_cache_saved_usd",
 )  # fmt: skip
 
 

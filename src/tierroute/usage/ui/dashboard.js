@@ -73,7 +73,11 @@
     }
 
     const totals = d.by_model.reduce((t, r) => ({ cost: t.cost + r.cost_usd, base: t.base + r.baseline_cost_usd,
-      req: t.req + r.requests, fb: t.fb + r.fallback_requests }), { cost: 0, base: 0, req: 0, fb: 0 });
+      req: t.req + r.requests, fb: t.fb + r.fallback_requests, routing: t.routing + (r.routing_saved_usd || 0),
+      vendor: t.vendor + (r.provider_cache_saved_usd || 0), resp: t.resp + (r.response_cache_saved_usd || 0) }),
+      { cost: 0, base: 0, req: 0, fb: 0, routing: 0, vendor: 0, resp: 0 });
+    $("t-split").textContent = "routing " + usd(totals.routing) + " · vendor cache " + usd(totals.vendor) +
+      " · response cache " + usd(totals.resp);
     $("t-cost").textContent = usd(totals.cost);
     $("t-base").textContent = usd(totals.base);
     $("t-saved").textContent = usd(totals.base - totals.cost) + (totals.base > 0 ? " (" + pct(1 - totals.cost / totals.base) + ")" : "");
