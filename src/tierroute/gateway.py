@@ -21,7 +21,7 @@ from tierroute.config import ConfigError, Settings
 from tierroute.execution.run import Executor
 from tierroute.keys import KeysConfig, KeyStore, period_start
 from tierroute.limits import LimitsConfig, RateLimits, RateLimitsError, build_limits, load_rate_limits
-from tierroute.providers import close_http
+from tierroute.providers import close_http, errmap
 from tierroute.routing import Router, RoutingConfig, load_rules
 from tierroute.usage import UsageConfig, UsageRecorder, build_recorder, metrics_handler, ui_routes
 from tierroute.usage import admin_routes as usage_admin_routes
@@ -91,6 +91,7 @@ class Gateway:
         self.usage: UsageRecorder = build_recorder(self.usage_cfg)
         self.responses = ResponseStore(self.usage.store, self.usage_cfg.responses_ttl_s)
         self.baseline = self.catalog.get(settings.gateway.baseline_model)
+        errmap.remember(self.catalog.deployments())  # every key masked in upstream error text from the start
 
     async def start(self) -> None:
         if self.settings.offline:

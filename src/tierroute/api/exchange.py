@@ -17,13 +17,14 @@ from typing import TYPE_CHECKING, Any
 import msgspec
 from aiohttp import web
 
+from tierroute.api.admission import admit
 from tierroute.api.auth import authenticate
 from tierroute.api.errors import read_body
 from tierroute.api.inbound import Decoder, attach, parse_object
 from tierroute.api.keys import GATEWAY
 from tierroute.api.relay import CachedRelay, ChunkRelay
 from tierroute.cache import CacheContext, parse_cache_controls, replay_chunks
-from tierroute.errors import BudgetExceeded, PermissionDenied, TierrouteError
+from tierroute.errors import TierrouteError
 from tierroute.execution.run import Done, Failed
 from tierroute.routing import check_answer, classify_fast, estimate_prompt_tokens, judge_answer, parse_hints
 from tierroute.types import (
@@ -73,16 +74,8 @@ class Exchange:
         self.spent_before = 0.0  # cost of cheap answers a cascade escalated away from
 
     def _admit(self, caller: KeyInfo) -> None:
-        """A virtual key's limits: the models it may use, its budget, its default willingness to pay."""
-        if caller.models is not None and self.req.model not in caller.models:
-            raise PermissionDenied(f"This key may use only {', '.join(caller.models)}; not '{self.req.model}'.",
-                                   param="model")
-        if caller.budget_usd is not None:
-            spent = self.gw.keys.spent(caller)
-            if spent >= caller.budget_usd:
-                raise BudgetExceeded(f"This key's {caller.budget_period}ly budget of ${caller.budget_usd:g} is "
-                                     f"spent (${spent:.4f}); it resets at the start of the next {caller.budget_period}"
-                                     " (UTC).")
+        """A virtual key's limits (``admission.admit``), then its default willingness to pay."""
+        admit(self.gw, caller, self.req.model)
         if self.hints.willingness_to_pay is None and caller.willingness_to_pay is not None:
             self.hints.willingness_to_pay = caller.willingness_to_pay
 
