@@ -25,6 +25,21 @@ class CascadeConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     judge_max_tokens: Annotated[int, Meta(ge=1)] = 5
 
 
+class AffinityConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    # Keep a session on the deployment that holds its warm prompt cache, and price candidates with
+    # that cache (routing/affinity.py). Shared through Redis when limits.redis_url is set.
+    enabled: bool = True
+    # How long a session's cache counts as warm after its last answer; None = the vendor's own TTL
+    # (routing/affinity.py VENDOR_CACHE: Anthropic 5 min or 1 h, OpenAI 5 min, DeepSeek 1 h, ...).
+    ttl_s: Annotated[float, Meta(gt=0)] | None = None
+    # A request without a session id is recognised by a hash of its stable prefix (system prompt,
+    # tools, first user turn) only when that prefix is at least this long (~4 characters a token):
+    # shorter prompts are below every vendor's cacheable minimum.
+    min_prefix_tokens: Annotated[int, Meta(ge=0)] = 1024
+    # In-process store: at most this many sessions (the oldest are forgotten first).
+    max_sessions: Annotated[int, Meta(ge=1)] = 100_000
+
+
 class RoutingConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     # A router trained with `tierroute router train` (a .npz file); used for `model: auto`.
     router: str | None = None
@@ -37,3 +52,4 @@ class RoutingConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     max_cost_per_request_usd: Annotated[float, Meta(gt=0)] | None = None
     # Output tokens assumed for cost estimates when the request sets no max_tokens.
     expected_output_tokens: Annotated[int, Meta(ge=1)] = 500
+    affinity: AffinityConfig = msgspec.field(default_factory=AffinityConfig)

@@ -8,6 +8,8 @@ the fast classifier. ``plan_async`` may also run the learned classifier and the 
 from __future__ import annotations
 
 import asyncio
+import logging
+import time
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +17,8 @@ from tierroute.catalog import TIERS, FamilyMatch, ModelInfo
 from tierroute.config.loader import ConfigError, Settings, fallback_chain
 from tierroute.embedding import Embedder, MiniLMEmbedder, default_embedder
 from tierroute.errors import ModelNotFound, NoCandidate, QuotaExhausted
+from tierroute.routing.affinity import Warm, has_marks, session_key, warm_from_answer
+from tierroute.routing.affinity_store import LocalAffinityStore, RedisAffinityStore, build_affinity_store
 from tierroute.routing.classify import LearnedClassifier, classify_fast, merge, prompt_text
 from tierroute.routing.config import RoutingConfig
 from tierroute.routing.learned import TrainedRouter
@@ -29,7 +33,18 @@ from tierroute.routing.select import (
     rank_by_price,
 )
 from tierroute.routing.tokens import estimate_prompt_tokens
-from tierroute.types import Attempt, Candidate, ChatRequest, Classification, Plan, RouteHints
+from tierroute.types import (
+    Attempt,
+    Candidate,
+    ChatRequest,
+    Classification,
+    Deployment,
+    Plan,
+    RouteHints,
+    Usage,
+)
+
+log = logging.getLogger("tierroute.routing")
 
 # Complexity at and above which the shipped rules treat work as hard; the trained router's
 # willingness-to-pay share is mapped onto it.
@@ -39,12 +54,16 @@ COMPLEX_FROM = 0.6
 class Router:
     def __init__(self, settings: Settings, rules: RoutingRules, cfg: RoutingConfig, *, health: Any = None,
                  limits: Any = None, embedder: Embedder | None = None,
-                 trained: TrainedRouter | None = None) -> None:
+                 trained: TrainedRouter | None = None,
+                 affinity: LocalAffinityStore | RedisAffinityStore | None = None) -> None:
         self.settings = settings
         self.catalog = settings.catalog
         self.rules = rules
         self.cfg = cfg
         self.gate = DeploymentGate(health, limits)
+        # Session affinity (routing/affinity.py): in Redis when the limits share state there.
+        self.affinity = (affinity or build_affinity_store(limits, cfg.affinity.max_sessions)
+                         if cfg.affinity.enabled else None)
         rules.validate(self.catalog)
         self._embedder = embedder
         self._learned: LearnedClassifier | None = None
@@ -84,22 +103,70 @@ class Router:
 
     # ------------------------------------------------------------------ public
 
-    def plan(self, req: ChatRequest, hints: RouteHints) -> Plan:
+    def plan(self, req: ChatRequest, hints: RouteHints, *, warm: Warm | None = None) -> Plan:
+        """``warm``: the session's warm caches when the caller has them (``warm_for``); else this
+        instance's own view of them is used (``plan_async`` reads the shared store)."""
+        if warm is None:
+            warm = self.warm_now(req)
         model = req.model
         named = self._named(model)
         if model == "auto" or named is not None:
             tokens = estimate_prompt_tokens(req)
             c = classify_fast(req, hints, tokens=tokens)
-            return self._plan_auto(req, hints, c, tokens, named=named)
+            return self._plan_auto(req, hints, c, tokens, named=named, warm=warm)
         if model in TIERS:
-            return self._plan_tier(req, model)
+            return self._plan_tier(req, model, warm)
         name = self.catalog.resolve(model)
         if name is None:
             family = self.catalog.family(model)
             if family is None:
                 raise ModelNotFound(self.catalog.not_found_message(model), param="model")
-            return self._plan_family(req, family)
-        return self._plan_model(req, name)
+            return self._plan_family(req, family, warm)
+        return self._plan_model(req, name, warm)
+
+    # ------------------------------------------------------------------ session affinity
+
+    def _session(self, req: ChatRequest) -> str | None:
+        if self.affinity is None:
+            return None
+        return session_key(req, self.cfg.affinity.min_prefix_tokens)
+
+    def _warm(self, req: ChatRequest, key: str, entries: list) -> Warm | None:
+        w = Warm.live(key, entries)
+        if not w.entries:
+            return None  # nothing warm: the plain list-price plan, as for a request without a session
+        w.marks = has_marks(req)
+        return w
+
+    def warm_now(self, req: ChatRequest) -> Warm | None:
+        """The session's warm caches as this instance knows them (no I/O)."""
+        key = self._session(req)
+        if key is None:
+            return None
+        assert self.affinity is not None
+        return self._warm(req, key, self.affinity.get_now(key))
+
+    async def warm_for(self, req: ChatRequest) -> Warm | None:
+        """The session's warm caches from the (shared) store: one Redis HGETALL, or a dict get."""
+        key = self._session(req)
+        if key is None:
+            return None
+        assert self.affinity is not None
+        return self._warm(req, key, await self.affinity.get(key))
+
+    async def note_answer(self, req: ChatRequest, dep: Deployment, usage: Usage) -> None:
+        """After a successful upstream answer: remember what it left cached on ``dep`` for the session,
+        with the vendor's TTL. Cheap and never raises."""
+        try:
+            key = self._session(req)
+            if key is None:
+                return
+            e = warm_from_answer(req, dep, usage, ttl_s=self.cfg.affinity.ttl_s)
+            if e is not None:
+                assert self.affinity is not None
+                await self.affinity.put(key, e)
+        except Exception:  # noqa: BLE001 - affinity is an optimisation, never a failure
+            log.exception("routing: recording session affinity failed")
 
     def _named(self, model: str) -> NamedRoute | None:
         """routing_rules.yaml `named:`: a requested id routed as auto (tiers and auto are never renamed)."""
@@ -112,8 +179,9 @@ class Router:
         it (the semantic cache embeds the same text for its lookup); then no embedding is computed here
         and the trained router's decision costs well under a millisecond."""
         named = self._named(req.model)
+        warm = await self.warm_for(req)
         if req.model != "auto" and named is None:
-            return self.plan(req, hints)
+            return self.plan(req, hints, warm=warm or _NO_WARM)
         tokens = estimate_prompt_tokens(req)
         c = classify_fast(req, hints, tokens=tokens)
         want_learned = (self.cfg.classifier.learned and c.source != "hint" and c.task != "vision"
@@ -130,7 +198,7 @@ class Router:
                 c = merge(c, best, p[best])
             if want_trained and self.trained is not None:
                 self._apply_trained(c, vec, hints, prompt_text(req))
-        return self._plan_auto(req, hints, c, tokens, trained_done=True, named=named)
+        return self._plan_auto(req, hints, c, tokens, trained_done=True, named=named, warm=warm or _NO_WARM)
 
     # ------------------------------------------------------------------ embeddings
 
@@ -155,11 +223,12 @@ class Router:
 
     # ------------------------------------------------------------------ named model, tier
 
-    def _selection(self, req: ChatRequest, tokens: int, task: str | None = None) -> Selection:
+    def _selection(self, req: ChatRequest, tokens: int, task: str | None = None,
+                   warm: Warm | None = None) -> Selection:
         return Selection(self.catalog, Needs(req, tokens, task), self.gate, self.cfg.max_cost_per_request_usd,
-                         self.cfg.expected_output_tokens)
+                         self.cfg.expected_output_tokens, warm=_real(warm))
 
-    def _plan_model(self, req: ChatRequest, name: str) -> Plan:
+    def _plan_model(self, req: ChatRequest, name: str, warm: Warm | None = None) -> Plan:
         route = f"model:{name}"
         info = self.catalog.models[name]
         if info.kind != "chat":
@@ -181,10 +250,15 @@ class Router:
                 attempts = self._fast.get(name)
                 if attempts is None:
                     attempts = self._build_fast(name)
-                return Plan(requested_model=req.model, route=route, attempts=list(attempts),
+                plan = Plan(requested_model=req.model, route=route, attempts=list(attempts),
                             candidates=list(self._fast_cands[name]))
+                w = _real(warm)
+                if w is not None:
+                    plan.attempts, suffix = _keep_warm(plan.attempts, w, None, False)
+                    plan.route += suffix
+                return plan
         tokens = estimate_prompt_tokens(req)
-        sel = self._selection(req, tokens)
+        sel = self._selection(req, tokens, warm=warm)
         m = self.catalog.models[name]
         if sel.consider(m, "requested"):
             sel.add(m, "requested model")
@@ -202,12 +276,12 @@ class Router:
                     break
         return self._finish(req, route, sel, None)
 
-    def _plan_family(self, req: ChatRequest, fam: FamilyMatch) -> Plan:
+    def _plan_family(self, req: ChatRequest, fam: FamilyMatch, warm: Warm | None = None) -> Plan:
         """An id the catalog lacks but whose family it knows: the family's provider serves that very id,
         priced and capability-checked as the family's price_from model, whose fallback chain follows."""
         info = fam.info
         tokens = estimate_prompt_tokens(req)
-        sel = self._selection(req, tokens)
+        sel = self._selection(req, tokens, warm=warm)
         why = f"requested id, family {fam.family.name} ({fam.pattern}), priced as {info.name}"
         if sel.consider(info, why):
             sel.add(info, why)
@@ -235,9 +309,9 @@ class Router:
         self._fast_cands[name] = cands
         return attempts
 
-    def _plan_tier(self, req: ChatRequest, tier: str) -> Plan:
+    def _plan_tier(self, req: ChatRequest, tier: str, warm: Warm | None = None) -> Plan:
         tokens = estimate_prompt_tokens(req)
-        sel = self._selection(req, tokens)
+        sel = self._selection(req, tokens, warm=warm)
         for m in self._tiers[tier]:
             why = f"tier {tier}"
             if sel.consider(m, why):
@@ -253,14 +327,15 @@ class Router:
     # ------------------------------------------------------------------ auto
 
     def _plan_auto(self, req: ChatRequest, hints: RouteHints, c: Classification, tokens: int,
-                   trained_done: bool = False, named: NamedRoute | None = None) -> Plan:
+                   trained_done: bool = False, named: NamedRoute | None = None,
+                   warm: Warm | None = None) -> Plan:
         if (hints.willingness_to_pay is not None and not (trained_done and self.trained is not None)
                 and hints.complexity is None):
             # Without a trained router the knob nudges the complexity score around its default.
             c.complexity = round(min(1.0, max(0.0, c.complexity + hints.willingness_to_pay
                                               - self.cfg.willingness_to_pay)), 3)
             c.reasons.append(f"willingness to pay {hints.willingness_to_pay:.2f}")
-        sel = self._selection(req, tokens, c.task)
+        sel = self._selection(req, tokens, c.task, warm)
         rule = self.rules.match(c, req, tokens)
         if rule is None:
             route = f"default:{self.rules.default_tier}"
@@ -288,7 +363,7 @@ class Router:
                     sel.add(other, "widened: no rule candidate fits")
                 if len(sel.attempts) >= 4:
                     break
-        plan = self._finish(req, route, sel, c)
+        plan = self._finish(req, route, sel, c, price_ranked=rule.ordering() == "price")
         plan.cascade = cascade and len({a.step for a in plan.attempts}) > 1
         return plan
 
@@ -310,7 +385,8 @@ class Router:
 
     # ------------------------------------------------------------------ common
 
-    def _finish(self, req: ChatRequest, route: str, sel: Selection, c: Classification | None) -> Plan:
+    def _finish(self, req: ChatRequest, route: str, sel: Selection, c: Classification | None,
+                price_ranked: bool = False) -> Plan:
         attempts = sel.finish()
         if not attempts:
             if sel.quota_dropped and sel.quota_only:
@@ -319,9 +395,73 @@ class Router:
                                      param="model")
             raise NoCandidate(f"No model can take this request for '{req.model}': {dropped_summary(sel.candidates)}",
                               param="model")
+        if sel.warm is not None:
+            attempts, suffix = _keep_warm(attempts, sel.warm, sel, price_ranked)
+            route += suffix
         return Plan(requested_model=req.model, route=route, attempts=attempts, classification=c,
                     candidates=sel.candidates)
 
 
 def _below(m: ModelInfo, floor: str | None) -> bool:
     return floor is not None and TIER_RANK.get(m.tier, 0) < TIER_RANK[floor]
+
+
+# ``plan_async`` read the store and found nothing: ``plan`` must not look again.
+_NO_WARM = Warm("", {})
+
+
+def _real(warm: Warm | None) -> Warm | None:
+    return warm if warm is not None and warm.entries else None
+
+
+def _keep_warm(attempts: list[Attempt], warm: Warm, sel: Selection | None,
+               price_ranked: bool) -> tuple[list[Attempt], str]:
+    """Session affinity: the deployment that answered the session last, while its cache is warm, goes
+    first among the attempts of its cascade step (in a price-ranked list: among its own model's
+    deployments, since the ranking already counted the warm cache). Returns the attempts and the
+    route's suffix: ``+affinity:warm`` (kept first) or ``+affinity:moved`` (and why, in the first
+    attempt's reason)."""
+    latest = warm.latest
+    if latest is None or not attempts:
+        return attempts, ""
+    idx = next((i for i, a in enumerate(attempts) if a.deployment.id == latest.dep), None)
+    left = max(0, int(latest.expires - time.time()))
+    if idx is not None:
+        a = attempts[idx]
+        if price_ranked:
+            to = next(i for i, x in enumerate(attempts) if x.deployment.model == a.deployment.model)
+        else:
+            to = next(i for i, x in enumerate(attempts) if x.step == a.step)
+        attempts = list(attempts)
+        attempts.pop(idx)
+        attempts.insert(to, Attempt(deployment=a.deployment, step=a.step,
+                                    reason=f"session affinity: warm cache of {latest.tokens:,} tokens "
+                                           f"({left}s left); {a.reason}"))
+        if to == 0:
+            return attempts, " +affinity:warm"
+    why = _why_moved(attempts, latest.dep, sel, idx is not None)
+    first = attempts[0]
+    attempts = list(attempts)
+    attempts[0] = Attempt(deployment=first.deployment, step=first.step,
+                          reason=f"{first.reason}; session moved off warm {latest.dep}: {why}")
+    return attempts, " +affinity:moved"
+
+
+def _why_moved(attempts: list[Attempt], dep: str, sel: Selection | None, present: bool) -> str:
+    if sel is None:
+        return "not among this route's deployments"
+    model = next((m.name for m in sel.catalog.models.values() if any(d.id == dep for d in m.deployments)), None)
+    if present and model is not None:
+        first = sel.catalog.models.get(attempts[0].deployment.model)
+        warm_m = sel.catalog.models[model]
+        if first is not None and attempts[0].step == next(a.step for a in attempts if a.deployment.id == dep):
+            return (f"{first.name} costs less even cold (${sel.cost(first):.5f} vs ${sel.cost(warm_m):.5f} "
+                    f"warm on {model})")
+        return "a cascade starts from its first step"
+    for c in sel.candidates:
+        if not c.kept and c.reason.startswith(dep + ":"):
+            return c.reason[len(dep) + 1:].strip()
+    for c in sel.candidates:
+        if c.model == model and not c.kept:
+            return c.reason
+    return "its model is not a candidate for this route"

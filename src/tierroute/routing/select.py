@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from tierroute.catalog import Catalog, ModelInfo
+from tierroute.routing.affinity import Warm, WarmEntry, cache_cost
 from tierroute.types import Attempt, Candidate, ChatRequest, Deployment
 
 # The token estimate can be ~10% low on ordinary text, so a model must fit with this headroom.
@@ -126,8 +127,11 @@ class Selection:
     """Accumulates attempts and candidate explanations for one plan."""
 
     def __init__(self, catalog: Catalog, needs: Needs, gate: DeploymentGate, budget: float | None,
-                 default_output: int) -> None:
+                 default_output: int, warm: Warm | None = None) -> None:
         self.catalog = catalog
+        # The session's warm prompt caches (None: no session, and cost is the plain list-price estimate).
+        self.warm = warm
+        self._cached: dict[str, tuple[float, str]] = {}
         self.needs = needs
         self.gate = gate
         self.budget = budget
@@ -141,7 +145,32 @@ class Selection:
         self.held_back: list[Attempt] = []  # cooling-down deployments, tried only if nothing else is left
 
     def cost(self, m: ModelInfo) -> float:
-        return estimate_cost(m, self.needs.tokens, self.needs.output, self.default_output)
+        if self.warm is None:
+            return estimate_cost(m, self.needs.tokens, self.needs.output, self.default_output)
+        return self._cache_cost(m)[0]
+
+    def cache_note(self, m: ModelInfo) -> str | None:
+        """Why ``m`` costs what it does with this session's cache (warm or cold), or None without a session."""
+        return None if self.warm is None else self._cache_cost(m)[1]
+
+    def warm_on(self, m: ModelInfo) -> WarmEntry | None:
+        """The session's warm entry on one of ``m``'s deployments that can take the request now."""
+        if self.warm is None:
+            return None
+        e = self.warm.on(m)
+        if e is not None and self.gate.active:
+            d = next((d for d in m.deployments if d.id == e.dep), None)
+            if d is None or self.gate.check(d)[0] is not None:
+                return None  # cooling down or out of quota: its cache is out of reach
+        return e
+
+    def _cache_cost(self, m: ModelInfo) -> tuple[float, str]:
+        hit = self._cached.get(m.name)
+        if hit is None:
+            out = min(self.needs.output or self.default_output, m.max_output or self.default_output)
+            assert self.warm is not None
+            hit = self._cached[m.name] = cache_cost(m, self.needs.tokens, out, self.warm_on(m), self.warm.marks)
+        return hit
 
     def fits(self, m: ModelInfo) -> bool:
         return model_problem(m, self.needs, self.budget, self.cost(m)) is None
@@ -156,7 +185,9 @@ class Selection:
         if problem is not None:
             self.candidates.append(Candidate(model=m.name, kept=False, reason=problem, est_cost_usd=est))
             return False
-        self.candidates.append(Candidate(model=m.name, kept=True, reason=reason, est_cost_usd=est))
+        note = self.cache_note(m)
+        self.candidates.append(Candidate(model=m.name, kept=True, reason=f"{reason}; {note}" if note else reason,
+                                         est_cost_usd=est))
         return True
 
     def add(self, m: ModelInfo, reason: str, step: int = 0) -> int:
