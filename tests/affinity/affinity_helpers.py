@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import os
+
 from tierroute.types import ChatRequest, ImagePart, ImageURL, Message, PromptTokensDetails, TextPart, Usage
+
+REDIS_URL = os.environ.get("TIERROUTE_TEST_REDIS", "redis://127.0.0.1:6379/0")
 
 # "abcd " * 32000 as the system prompt and "hello there" as the user turn: estimate_prompt_tokens
 # says 40014; with 1600 repeats, 2014.
