@@ -89,6 +89,11 @@ def _print_table(d: dict) -> None:
         cost = costs.get(a["model"])
         cs = f"${cost:.5f}" if cost is not None else "-"
         click.echo(f"   {i:>2}  {a.get('step', 0):>4}  {a['deployment']:34} {cs:>10}  {a['reason']}")
+    for x in d["candidates"]:  # the session's prompt cache, per candidate (cache-aware cost)
+        note = next((p for p in x["reason"].split("; ") if p.startswith(("warm cache on ", "cold: "))), None)
+        if x["kept"] and note:
+            cs = f"${x['est_cost_usd']:.5f}" if x.get("est_cost_usd") is not None else "-"
+            click.echo(f"   cache  {x['model']:28} {cs:>10}  {note}")
     dropped = [x for x in d["candidates"] if not x["kept"]]
     for x in dropped:
         click.echo(f"   dropped {x['model']}: {x['reason']}")
@@ -105,11 +110,18 @@ def _print_table(d: dict) -> None:
 @click.option("--image", "image", default=None, help="attach an image URL to the prompt")
 @click.option("--fast", is_flag=True, help="only the fast classifier (no embedding, no trained router)")
 @click.option("--json", "as_json", is_flag=True, help="print JSON (one object per request, one per line)")
+@click.option("--session", default=None, help="the requests' session id (as X-Claude-Code-Session-Id or "
+              "prompt_cache_key would set it); with --warm, dry-runs session affinity")
+@click.option("--warm", "warm", multiple=True, metavar="DEPLOYMENT:TOKENS[:TTL_S]",
+              help="pretend the session's prompt cache holds TOKENS tokens on DEPLOYMENT (e.g. "
+                   "anthropic/claude-sonnet-4-5:42000), warm for TTL_S seconds (default 300); repeatable")
 @click.option("--config", default=None, type=click.Path(), help="config/tierroute.yaml to use")
 def route_cmd(prompt: str | None, file: str | None, model: str, task: str | None, complexity: str | None,
-              wtp: str | None, image: str | None, fast: bool, as_json: bool, config: str | None) -> None:
+              wtp: str | None, image: str | None, fast: bool, as_json: bool, session: str | None,
+              warm: tuple[str, ...], config: str | None) -> None:
     """Dry run: classify a prompt (or a JSONL file of requests), show the rule that matched and the
-    plan with reasons and estimated cost. No request is sent."""
+    plan with reasons and estimated cost (with --session/--warm: counting a warm prompt cache). No
+    request is sent."""
     from tierroute.routing.config import RoutingConfig
     from tierroute.routing.hints import parse_hints
     from tierroute.routing.router import Router
@@ -136,6 +148,12 @@ def route_cmd(prompt: str | None, file: str | None, model: str, task: str | None
             content = [{"type": "text", "text": prompt}, {"type": "image_url", "image_url": {"url": image}}]
         req = msgspec.convert({"model": model, "messages": [{"role": "user", "content": content}]}, ChatRequest)
         items = [("prompt", req, None)]
+    if warm and session is None:
+        session = "tierroute-route"
+    if session is not None:
+        for _, req, _ in items:
+            req.session = session
+    _seed_warm(router, settings, session, warm)
 
     async def run() -> list[dict]:
         out = []
@@ -157,6 +175,38 @@ def route_cmd(prompt: str | None, file: str | None, model: str, task: str | None
             _print_table(d)
     if any("error" in d for d in results):
         sys.exit(1)  # scripts can tell a request no model would take
+
+
+def _seed_warm(router: Any, settings: Any, session: str | None, warm: tuple[str, ...]) -> None:
+    """Put the --warm entries into the router's (in-process) affinity store for ``session``."""
+    if not warm or session is None:
+        return
+    import time
+
+    from tierroute.routing.affinity import WarmEntry, session_key
+
+    if router.affinity is None:
+        raise click.UsageError("--warm needs routing.affinity.enabled")
+    from tierroute.types import Message
+
+    key = session_key(ChatRequest(model="auto", messages=[Message(role="user", content="x")], session=session))
+    store = getattr(router.affinity, "local", router.affinity)
+    now = time.time()
+    for spec in warm:
+        parts = spec.split(":")
+        ttl = 300.0
+        try:
+            if len(parts) >= 3 and parts[-2].isdigit():
+                dep_id, tokens, ttl = ":".join(parts[:-2]), int(parts[-2]), float(parts[-1])
+            else:
+                dep_id, tokens = ":".join(parts[:-1]), int(parts[-1])
+        except ValueError:
+            raise click.UsageError(f"--warm {spec!r}: write DEPLOYMENT:TOKENS[:TTL_S], e.g. "
+                                   "anthropic/claude-sonnet-4-5:42000") from None
+        if settings.catalog.deployment(dep_id) is None:
+            known = ", ".join(d.id for d in settings.catalog.deployments()[:6])
+            raise click.UsageError(f"--warm {spec!r}: no deployment {dep_id!r} (deployments look like {known}, ...)")
+        store.put_now(key, WarmEntry(dep_id, tokens, now + ttl, now))
 
 
 # ---------------------------------------------------------------------------- router train / eval
