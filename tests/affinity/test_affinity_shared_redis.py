@@ -5,9 +5,8 @@ Redis is away each instance keeps its own."""
 from __future__ import annotations
 
 import redis.asyncio as aioredis
-from affinity_helpers import SMALL, turn, usage
+from affinity_helpers import REDIS_URL, SMALL, turn, usage
 
-from conftest import REDIS_URL
 from tierroute.limits import LimitsConfig, build_limits, parse_rate_limits
 from tierroute.routing import Router, RoutingConfig, load_rules
 from tierroute.routing.affinity import session_key
