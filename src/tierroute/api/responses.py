@@ -100,7 +100,8 @@ async def create(request: web.Request) -> web.StreamResponse:
     rid = "resp_" + headers["X-Request-Id"].removeprefix("req_")
     if isinstance(result, ChatResponse):
         body, obj = encode_response(result, req, rid)
-        if obj is None:  # forwarded: the vendor's Response object
+        keep = req.inbound.body.get("store") is not False  # type: ignore[union-attr]
+        if obj is None and (keep or previous is not None):  # forwarded: the vendor's Response object
             try:
                 obj = _decode(body)
             except msgspec.DecodeError:
@@ -108,7 +109,8 @@ async def create(request: web.Request) -> web.StreamResponse:
             if previous is not None and isinstance(obj, dict):  # tierroute expanded it: say so, as OpenAI would
                 obj["previous_response_id"] = previous
                 body = msgspec.json.encode(obj)
-        _keep(request, req, caller_id, rid, obj)
+        if obj is not None:
+            _keep(request, req, caller_id, rid, obj)
         return web.Response(body=body, headers=headers, content_type="application/json")
     resp = web.StreamResponse(headers={**headers, **SSE_HEADERS})
     await resp.prepare(request)
