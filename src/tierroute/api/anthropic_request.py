@@ -29,8 +29,7 @@ from typing import Annotated, Any, Literal
 import msgspec
 from msgspec import UNSET, Meta, Struct
 
-from tierroute.api.errors import invalid_body
-from tierroute.errors import InvalidRequest
+from tierroute.api.errors import bad_field, invalid_body
 from tierroute.providers.reasoning import from_anthropic
 from tierroute.types import (
     ChatRequest,
@@ -115,10 +114,6 @@ READ_FIELDS = frozenset(_Req.__struct_fields__)
 _SESSION_IN_USER_ID = re.compile(r"session_([0-9a-fA-F-]{8,})")
 
 
-def _bad(message: str, param: str) -> InvalidRequest:
-    return InvalidRequest(f"Invalid request (at '{param}'): {message}", param=param)
-
-
 def _cc(b: _Block | _Tool) -> Any:
     return b.cache_control if b.cache_control is not None else UNSET
 
@@ -131,7 +126,7 @@ def _image(b: _Block, param: str) -> ImagePart:
                          cache_control=_cc(b))
     if kind == "url" and isinstance(src.get("url"), str):
         return ImagePart(image_url=ImageURL(url=src["url"]), cache_control=_cc(b))
-    raise _bad("an image source must be {type: base64, media_type, data} or {type: url, url}", param + ".source")
+    raise bad_field("an image source must be {type: base64, media_type, data} or {type: url, url}", param + ".source")
 
 
 def _opaque(raw: Any, b: _Block) -> OpaquePart:
@@ -190,7 +185,7 @@ def _user(m: _Msg, raw: Any, i: int) -> list[Message]:
         if b.type == "tool_result":
             param = f"messages[{i}].content[{j}]"
             if not b.tool_use_id:
-                raise _bad("a tool_result needs its tool_use_id", param + ".tool_use_id")
+                raise bad_field("a tool_result needs its tool_use_id", param + ".tool_use_id")
             out.append(Message(role="tool", tool_call_id=b.tool_use_id,
                                content=_result_parts(b, _raw_at(raw, "content", j), param), cache_control=_cc(b)))
     rest = _text_turn("user", m, raw, i)
@@ -213,7 +208,7 @@ def _assistant(m: _Msg, raw: Any, i: int) -> Message:
             parts.append(TextPart(text=b.text or "", cache_control=_cc(b)))
         elif b.type == "tool_use":
             if not b.id or not b.name:
-                raise _bad("a tool_use block needs id and name", f"messages[{i}].content[{j}]")
+                raise bad_field("a tool_use block needs id and name", f"messages[{i}].content[{j}]")
             calls.append(ToolCall(id=b.id, function=FunctionCall(name=b.name,
                                                                  arguments=_encode(b.input or {}).decode())))
             marker = _cc(b) if b.cache_control is not None else marker
@@ -238,7 +233,7 @@ def _system(r: _Req, raw: Any) -> Message | None:
     parts: list[ContentPart] = []
     for k, b in enumerate(r.system):
         if b.type != "text":
-            raise _bad("system blocks must be text blocks", f"system[{k}].type")
+            raise bad_field("system blocks must be text blocks", f"system[{k}].type")
         parts.append(TextPart(text=b.text or "", cache_control=_cc(b)))
     return Message(role="system", content=parts)
 
@@ -264,7 +259,7 @@ def _tool_choice(r: _Req) -> tuple[str | dict[str, Any] | None, bool | None]:
         return None, None
     if tc.type == "tool":
         if not tc.name:
-            raise _bad("tool_choice of type 'tool' needs a name", "tool_choice.name")
+            raise bad_field("tool_choice of type 'tool' needs a name", "tool_choice.name")
         choice: str | dict[str, Any] = {"type": "function", "function": {"name": tc.name}}
     else:
         choice = {"auto": "auto", "any": "required", "none": "none"}[tc.type]

@@ -53,6 +53,11 @@ async def recursion_guard(request: web.Request, handler: web.RequestHandler) -> 
             code="nesting_too_deep"))
 
 
+def bad_field(message: str, param: str) -> InvalidRequest:
+    """A 400 for a field tierroute read and found wrong, named as the dialects name it."""
+    return InvalidRequest(f"Invalid request (at '{param}'): {message}", param=param)
+
+
 def invalid_body(exc: msgspec.DecodeError | msgspec.ValidationError, root: str = "") -> InvalidRequest:
     """Turn msgspec's message (``Expected `array`, got `str` - at `$.messages```) into a 400 that
     names the parameter the way OpenAI does (``messages``, ``messages[0].role``)."""

@@ -31,8 +31,7 @@ from typing import Annotated, Any
 import msgspec
 from msgspec import UNSET, Meta, Struct
 
-from tierroute.api.errors import invalid_body
-from tierroute.errors import InvalidRequest
+from tierroute.api.errors import bad_field, invalid_body
 from tierroute.providers.reasoning import carried
 from tierroute.types import (
     ChatRequest,
@@ -91,13 +90,9 @@ READ_FIELDS = frozenset(_Req.__struct_fields__)
 _OURS = frozenset(("store", "previous_response_id", "include", "stream"))
 
 
-def _bad(message: str, param: str) -> InvalidRequest:
-    return InvalidRequest(f"Invalid request (at '{param}'): {message}", param=param)
-
-
 def _str(v: Any, param: str) -> str:
     if not isinstance(v, str):
-        raise _bad("must be a string", param)
+        raise bad_field("must be a string", param)
     return v
 
 
@@ -105,12 +100,12 @@ def _parts(content: Any, param: str, dropped: list[str]) -> str | list[ContentPa
     if isinstance(content, str):
         return content
     if not isinstance(content, list):
-        raise _bad("content must be a string or a list of content parts", param)
+        raise bad_field("content must be a string or a list of content parts", param)
     parts: list[ContentPart] = []
     for k, p in enumerate(content):
         where = f"{param}[{k}]"
         if not isinstance(p, dict) or not isinstance(p.get("type"), str):
-            raise _bad("a content part is an object with a type", where)
+            raise bad_field("a content part is an object with a type", where)
         kind = p["type"]
         if kind in ("input_text", "output_text", "text"):
             parts.append(TextPart(text=_str(p.get("text", ""), where + ".text")))
@@ -179,12 +174,12 @@ def _items(items: list[dict[str, Any]], dropped: list[str]) -> list[Message]:
     for i, it in enumerate(items):
         param = f"input[{i}]"
         if not isinstance(it, dict):
-            raise _bad("an input item is an object", param)
+            raise bad_field("an input item is an object", param)
         kind = it.get("type", "message" if "role" in it else None)
         if kind == "message":
             role = it.get("role")
             if role not in ("user", "assistant", "system", "developer"):
-                raise _bad("role must be user, assistant, system or developer", param + ".role")
+                raise bad_field("role must be user, assistant, system or developer", param + ".role")
             turns.say(role, _parts(it.get("content", ""), param + ".content", dropped))
         elif kind in ("function_call", "custom_tool_call"):
             call_id = _str(it.get("call_id"), param + ".call_id")
@@ -206,7 +201,7 @@ def _items(items: list[dict[str, Any]], dropped: list[str]) -> list[Message]:
                 thinking=summary, origin="openai", encrypted_content=enc if isinstance(enc, str) else UNSET,
                 item_id=it["id"] if isinstance(it.get("id"), str) else UNSET))
         elif kind is None:
-            raise _bad("an input item needs a type (or a role, for a message)", param + ".type")
+            raise bad_field("an input item needs a type (or a role, for a message)", param + ".type")
         else:
             dropped.append(f"input item {kind}")
     if turns.pending_thoughts:  # reasoning with no answer after it carries nothing for another vendor
@@ -271,7 +266,7 @@ def decode_responses(doc: dict[str, Any]) -> tuple[ChatRequest, list[str]]:
     elif r.input:
         messages.extend(_items(r.input, dropped))
     if not any(m.role != "system" for m in messages):
-        raise _bad("input must hold at least one item", "input")
+        raise bad_field("input must hold at least one item", "input")
     tools = _tools(r.tools, dropped)
     reasoning = (Reasoning(effort=r.reasoning.effort, summary=r.reasoning.summary)
                  if r.reasoning and (r.reasoning.effort or r.reasoning.summary) else None)
