@@ -14,6 +14,7 @@
     │   ├── RequestNotFound 404         feedback on a request this caller never made
     │   ├── ResponseNotFound 404        a stored Responses answer this caller never made, or expired
     │   ├── NoCandidate     400         no model can take this request (context, vision, tools)
+    │   ├── ClientClosed    499         the client left before its answer was complete (usage record only)
     │   └── QuotaExhausted  429         every candidate's quota (or the key's budget) is spent
     ├── ProviderError                   raised by providers/ adapters; .deployment names where
     │   ├── RateLimited     429         vendor said 429; .retry_after in seconds when it said so
@@ -153,6 +154,13 @@ class FeedbackUnavailable(StoreUnavailable):
 
 class NoCandidate(RequestError):
     code = "no_candidate_model"
+
+
+class ClientClosed(RequestError):
+    """The client disconnected before its answer was complete (recorded, never sent: nobody listens)."""
+
+    status = 499
+    code = "client_closed_request"
 
 
 class QuotaExhausted(RequestError):

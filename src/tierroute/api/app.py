@@ -60,8 +60,10 @@ def create_app(gw: Gateway) -> web.Application:
 async def serve(gw: Gateway, host: str, port: int, banner: bool = True) -> None:
     """Run until SIGINT/SIGTERM, then shut down gracefully (usage records flushed)."""
     app = create_app(gw)
+    # handler_cancellation: a client that disconnects cancels its request, and with it the upstream call
+    # (execution gives the quota slot back and the request is recorded as ClientClosed, status 499).
     runner = web.AppRunner(app, access_log=log if gw.settings.gateway.server.access_log else None,
-                           handle_signals=False)
+                           handle_signals=False, handler_cancellation=True)
     await runner.setup()
     site = web.TCPSite(runner, host, port, backlog=2048, reuse_address=True)
     await site.start()

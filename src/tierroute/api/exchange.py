@@ -24,8 +24,8 @@ from tierroute.api.inbound import Decoder, attach, parse_object
 from tierroute.api.keys import GATEWAY
 from tierroute.api.relay import CachedRelay, ChunkRelay
 from tierroute.cache import CacheContext, parse_cache_controls, replay_chunks
-from tierroute.errors import TierrouteError
-from tierroute.execution.run import Done, Failed
+from tierroute.errors import ClientClosed, TierrouteError
+from tierroute.execution.run import Cancelled, Done, Failed
 from tierroute.routing import check_answer, classify_fast, estimate_prompt_tokens, judge_answer, parse_hints
 from tierroute.types import (
     AttemptRecord,
@@ -116,6 +116,10 @@ class Exchange:
         except Failed as f:
             self._record_failure(f.error, f.attempts)
             raise f.error from None
+        except Cancelled as c:  # the client left: the request is recorded, with what it spent so far
+            self._record_failure(ClientClosed("The client disconnected before the answer was complete."),
+                                 c.attempts)
+            raise
         self._set_headers(done)
         resp = done.value
         # The body names the catalog model (as OpenRouter does), the same on a miss and a cache hit.
@@ -265,6 +269,7 @@ class Exchange:
             requested_model=self.req.model, model=None, provider=None, deployment=None,
             route=self.plan.route if self.plan else None, task=task, complexity=complexity,
             baseline_model=self.gw.baseline.name, latency_ms=(time.perf_counter() - self.t0) * 1000,
+            cost_usd=self.spent_before,  # cheap cascade answers already paid for stay on the record
             stream=self.req.stream, cache="off" if self.cache_ctx is None else "miss", attempts=attempts,
             fallbacks=max(0, len(attempts) - 1), status=status, error_class=type(error).__name__))
         self.headers["X-Tierroute-Attempts"] = str(len(attempts))

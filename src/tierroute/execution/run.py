@@ -66,6 +66,14 @@ class Opened:
         self.rest = rest
 
 
+class Cancelled(asyncio.CancelledError):
+    """The request was cancelled (its client left) during an attempt; carries the attempts so far."""
+
+    def __init__(self, attempts: list[AttemptRecord]) -> None:
+        super().__init__("cancelled by the client")
+        self.attempts = attempts
+
+
 class Failed(Exception):
     """Raised out of ``Executor`` when a request ends in error; carries the attempts for accounting."""
 
@@ -149,6 +157,14 @@ class Executor:
                             value = await call(adapter, dep, info)
                     else:
                         value = await call(adapter, dep, info)
+                except asyncio.CancelledError:
+                    # The client went away (aiohttp cancels the handler): the upstream call is dropped
+                    # with it, and its quota slot is given back now rather than when the lease expires.
+                    records.append(AttemptRecord(deployment=dep.id, outcome="cancelled",
+                                                 latency_ms=(time.perf_counter() - t0) * 1000))
+                    if self.limits is not None and lease is not None:
+                        await self.limits.release(lease, total_tokens=0)
+                    raise Cancelled(records) from None
                 except (ProviderError, TimeoutError) as exc:
                     err = exc if isinstance(exc, ProviderError) else Timeout(
                         "no answer before the request deadline", deployment=dep.id)
