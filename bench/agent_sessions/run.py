@@ -33,8 +33,9 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
 sys.path[:0] = [str(HERE), str(ROOT / "tests")]
 
-from gateway_process import MASTER_KEY, GatewayProcess, write_config  # noqa: E402
 from workload import DEFAULT_MODEL, Session, generate, load_jsonl  # noqa: E402
+
+from gateway_process import MASTER_KEY, GatewayProcess, write_config  # noqa: E402
 
 CATALOG = ROOT / "config" / "models.yaml"
 
