@@ -150,18 +150,19 @@ def _send_session(url: str, session: Session, model: str | None, timeout: float)
             write = usage.get("cache_creation_input_tokens") or 0
             inp = usage.get("input_tokens") or usage.get("prompt_tokens") or 0
 
-            def num(h: str) -> float | None:
-                v = r.headers.get(h)
-                try:
-                    return float(v) if v is not None else None
-                except ValueError:
-                    return None
-
-            out.append(Result(session.id, turn.index, turn.label, r.status_code, num("x-tierroute-cost-usd"),
-                              num("x-tierroute-baseline-usd"), r.headers.get("x-tierroute-model"),
+            out.append(Result(session.id, turn.index, turn.label, r.status_code,
+                              _header_usd(r, "x-tierroute-cost-usd"), _header_usd(r, "x-tierroute-baseline-usd"), r.headers.get("x-tierroute-model"),
                               r.headers.get("x-tierroute-route"), r.headers.get("x-request-id"),
                               int(read), int(write), int(inp), dt, error))
     return out
+
+
+def _header_usd(r: httpx.Response, name: str) -> float | None:
+    v = r.headers.get(name)
+    try:
+        return float(v) if v is not None else None
+    except ValueError:
+        return None
 
 
 def _usage_db(path: Path) -> dict[str, dict[str, Any]]:
