@@ -6,9 +6,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from test_config_validation import make_config
 
 from tierroute.config import ConfigError, load_settings
-from test_config_validation import make_config
 
 OFFLINE = {"TIERROUTE_SIMULATOR": "on"}
 
