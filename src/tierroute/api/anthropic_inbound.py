@@ -15,6 +15,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import msgspec
+from aiohttp import web
 from msgspec import UNSET
 
 from tierroute.api.relay import first_chunk, follow
@@ -87,9 +88,9 @@ def _event(name: str, payload: dict[str, Any]) -> bytes:
     return b"event: " + name.encode() + b"\ndata: " + _encode(payload) + b"\n\n"
 
 
-_ERROR_TYPES = {400: "invalid_request_error", 401: "authentication_error", 403: "permission_error",
-                404: "not_found_error", 405: "invalid_request_error", 415: "invalid_request_error", 413: "request_too_large", 429: "rate_limit_error",
-                503: "overloaded_error", 529: "overloaded_error", 504: "timeout_error"}
+_ERROR_TYPES = {401: "authentication_error", 403: "permission_error", 404: "not_found_error",
+                413: "request_too_large", 429: "rate_limit_error", 503: "overloaded_error", 529: "overloaded_error",
+                504: "timeout_error"}
 
 
 def error_status(err: TierrouteError) -> int:
@@ -98,9 +99,16 @@ def error_status(err: TierrouteError) -> int:
 
 
 def error_body(err: TierrouteError) -> bytes:
-    """Anthropic's error JSON for any of our errors (the HTTP status stays ``err.status``)."""
-    etype = _ERROR_TYPES.get(err.status, "api_error")
+    """Anthropic's error JSON for any of our errors: the caller's other 4xx are
+    ``invalid_request_error``, and ``api_error`` is Anthropic's own failure (5xx)."""
+    etype = _ERROR_TYPES.get(err.status, "invalid_request_error" if err.status < 500 else "api_error")
     return _encode({"type": "error", "error": {"type": etype, "message": err.message}})
+
+
+def error_response(err: TierrouteError, headers: dict[str, str] | None = None) -> web.Response:
+    """The whole HTTP answer for an error on an Anthropic path (the handler's, a guard's, the router's)."""
+    return web.Response(body=error_body(err), status=error_status(err), content_type="application/json",
+                        headers={**(headers or {}), **err.headers()})
 
 
 async def _relay(first: ChatChunk, it: AsyncIterator[ChatChunk]) -> AsyncIterator[bytes]:

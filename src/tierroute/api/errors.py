@@ -8,6 +8,7 @@ import re
 import msgspec
 from aiohttp import web
 
+from tierroute.api.anthropic_inbound import error_response as anthropic_error
 from tierroute.api.keys import GATEWAY
 from tierroute.errors import InvalidRequest, PayloadTooLarge, TierrouteError
 
@@ -24,19 +25,13 @@ def error_response(err: TierrouteError, headers: dict[str, str] | None = None) -
     return web.Response(body=_encode(err.body()), status=err.status, content_type="application/json", headers=h)
 
 
-_ANTHROPIC_TYPES = {401: "authentication_error", 403: "permission_error", 404: "not_found_error",
-                    413: "request_too_large", 429: "rate_limit_error", 503: "overloaded_error"}
-
-
-def error_for_path(request: web.Request, err: TierrouteError) -> web.Response:
+def error_for_path(request: web.Request, err: TierrouteError, headers: dict[str, str] | None = None
+                   ) -> web.Response:
     """The error in the dialect of the path: Anthropic's shape under /v1/messages, OpenAI's elsewhere
     (for refusals made before a dialect handler runs)."""
     if request.path.startswith("/v1/messages"):
-        default = "invalid_request_error" if err.status < 500 else "api_error"
-        body = {"type": "error", "error": {"type": _ANTHROPIC_TYPES.get(err.status, default), "message": err.message}}
-        return web.Response(body=_encode(body), status=err.status, content_type="application/json",
-                            headers=err.headers())
-    return error_response(err)
+        return anthropic_error(err, headers)
+    return error_response(err, headers)
 
 
 @web.middleware

@@ -6,8 +6,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from tierroute.api.anthropic_inbound import error_body
-from tierroute.api.errors import error_response
+from tierroute.api.errors import error_for_path
 from tierroute.errors import RouteNotFound
 
 _MESSAGES = {404: "Unknown route: {method} {path}. The gateway serves /v1/chat/completions, /v1/responses, "
@@ -26,7 +25,4 @@ async def json_errors(request: web.Request, handler: web.RequestHandler) -> web.
                                                             reason=exc.reason)
         err = RouteNotFound(text, exc.status)
         headers = {"Allow": exc.headers["Allow"]} if "Allow" in exc.headers else None
-        if request.path.startswith("/v1/messages"):
-            return web.Response(body=error_body(err), status=exc.status, content_type="application/json",
-                                headers=headers)
-        return error_response(err, headers)
+        return error_for_path(request, err, headers)

@@ -11,7 +11,7 @@ from typing import Any
 
 from aiohttp import web
 
-from tierroute.api.anthropic_inbound import encode_message, error_body, error_status, stream_events
+from tierroute.api.anthropic_inbound import encode_message, error_response, stream_events
 from tierroute.api.anthropic_request import decode_messages
 from tierroute.api.auth import authenticate
 from tierroute.api.errors import read_body
@@ -27,11 +27,6 @@ log = logging.getLogger("tierroute")
 SESSION_HEADER = "X-Claude-Code-Session-Id"
 
 
-def _error(e: TierrouteError, headers: dict[str, str] | None = None) -> web.Response:
-    return web.Response(body=error_body(e), status=error_status(e), content_type="application/json",
-                        headers={**(headers or {}), **e.headers()})
-
-
 def decode(doc: dict[str, Any], request: web.Request) -> tuple[ChatRequest, list[str]]:
     return decode_messages(doc, request.headers.get(SESSION_HEADER))
 
@@ -39,7 +34,7 @@ def decode(doc: dict[str, Any], request: web.Request) -> tuple[ChatRequest, list
 async def messages(request: web.Request) -> web.StreamResponse:
     headers, req, result = await run_exchange(request, decode, "messages", "anthropic")
     if isinstance(result, TierrouteError):
-        return _error(result, headers)
+        return error_response(result, headers)
     assert req is not None  # an answer implies a decoded request
     if isinstance(result, ChatResponse):
         return web.Response(body=encode_message(result), headers=headers, content_type="application/json")
@@ -81,6 +76,6 @@ async def count_tokens(request: web.Request) -> web.Response:
                                 headers={"X-Tierroute-Token-Count": f"vendor:{dep.id}",
                                          "X-Tierroute-Latency-Ms": f"{(time.perf_counter() - t0) * 1000:.1f}"})
     except TierrouteError as e:
-        return _error(e)
+        return error_response(e)
     n = estimate_prompt_tokens(req)
     return web.json_response({"input_tokens": n}, headers={"X-Tierroute-Token-Count": "estimate"})
