@@ -70,38 +70,36 @@ def _continuing(doc: dict[str, Any]) -> str | None:
     return prev if isinstance(prev, str) else None
 
 
-def _keep(request: web.Request, req: ChatRequest, caller_id: str | None, rid: str,
-          response: dict[str, Any]) -> None:
-    body = req.inbound.body  # type: ignore[union-attr]
-    if body.get("store") is False or not response.get("id"):
+def _keep(request: web.Request, req: ChatRequest, caller_id: str | None, response: dict[str, Any]) -> None:
+    """Store the conversation this response ends, under the id its client saw."""
+    if not response.get("id"):
         return
-    request.app[GATEWAY].responses.put(response["id"] or rid, caller_id, {
+    body = req.inbound.body  # type: ignore[union-attr]
+    request.app[GATEWAY].responses.put(response["id"], caller_id, {
         "input": _as_items(body.get("input")), "output": response.get("output") or [], "response": response})
 
 
 async def create(request: web.Request) -> web.StreamResponse:
-    caller_box: list[KeyInfo | None] = []
+    seen: dict[str, Any] = {}  # what prepare learns before the body is rewritten: the caller, the id it continues
 
     def decode(doc: dict[str, Any], _: web.Request) -> tuple[ChatRequest, list[str]]:
         return decode_responses(doc)
 
     async def prepare(doc: dict[str, Any], caller: KeyInfo | None) -> dict[str, Any]:
-        caller_box.append(caller)
-        caller_box.append(_continuing(doc))  # type: ignore[arg-type]
+        seen["caller"], seen["previous"] = caller, _continuing(doc)
         return await _expand(request, doc, caller)
 
     headers, req, result = await run_exchange(request, decode, "responses", "openai-responses", prepare=prepare)
     if isinstance(result, TierrouteError):
         return error_response(result, headers)
     assert req is not None
-    previous = caller_box[1] if len(caller_box) > 1 else None
-    req.inbound.continues = previous  # type: ignore[union-attr]
-    caller_id = caller_box[0].id if caller_box and caller_box[0] else None
+    previous = req.inbound.continues = seen["previous"]  # type: ignore[union-attr]
+    caller_id = seen["caller"].id if seen["caller"] is not None else None
+    store = req.inbound.body.get("store") is not False  # type: ignore[union-attr]
     rid = "resp_" + headers["X-Request-Id"].removeprefix("req_")
     if isinstance(result, ChatResponse):
         body, obj = encode_response(result, req, rid)
-        keep = req.inbound.body.get("store") is not False  # type: ignore[union-attr]
-        if obj is None and (keep or previous is not None):  # forwarded: the vendor's Response object
+        if obj is None and (store or previous is not None):  # forwarded: the vendor's Response object
             try:
                 obj = _decode(body)
             except msgspec.DecodeError:
@@ -109,8 +107,8 @@ async def create(request: web.Request) -> web.StreamResponse:
             if previous is not None and isinstance(obj, dict):  # tierroute expanded it: say so, as OpenAI would
                 obj["previous_response_id"] = previous
                 body = msgspec.json.encode(obj)
-        if obj is not None:
-            _keep(request, req, caller_id, rid, obj)
+        if obj is not None and store:
+            _keep(request, req, caller_id, obj)
         return web.Response(body=body, headers=headers, content_type="application/json")
     resp = web.StreamResponse(headers={**headers, **SSE_HEADERS})
     await resp.prepare(request)
@@ -122,8 +120,8 @@ async def create(request: web.Request) -> web.StreamResponse:
         log.info("client left stream %s", headers["X-Request-Id"])
     finally:
         await result.finish()
-    if done:
-        _keep(request, req, caller_id, rid, done[-1])
+    if done and store:
+        _keep(request, req, caller_id, done[-1])
     return resp
 
 
