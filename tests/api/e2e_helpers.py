@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 
 from gateway_process import MASTER_KEY, GatewayProcess, SimThread, provider_env, write_config
 
@@ -37,6 +38,27 @@ def sim_and_gateway(directory: Path, overrides: dict[str, Any] | None = None
     finally:
         gw.stop()
         sim.stop()
+
+
+def module_stack() -> tuple[Any, Any, Any]:
+    """The ``env``, ``sim`` and ``gw`` fixtures of one test module (``env, sim, gw = module_stack()``):
+    a simulator and gateway of the module's own, so the simulator's records are that module's alone."""
+
+    @pytest.fixture(scope="module")
+    def env(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+            ) -> Iterator[tuple[SimThread, GatewayProcess]]:
+        with sim_and_gateway(tmp_path_factory.mktemp(request.module.__name__.rsplit(".", 1)[-1])) as pair:
+            yield pair
+
+    @pytest.fixture(scope="module")
+    def sim(env: tuple[SimThread, GatewayProcess]) -> SimThread:
+        return env[0]
+
+    @pytest.fixture(scope="module")
+    def gw(env: tuple[SimThread, GatewayProcess]) -> GatewayProcess:
+        return env[1]
+
+    return env, sim, gw
 
 
 def auth(key: str = CLIENT_KEY) -> dict[str, str]:

@@ -6,14 +6,13 @@ shows what was actually sent."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import anthropic
 import httpx
 import openai
 import pytest
-from e2e_helpers import CLIENT_KEY, dropped, last_to, recorded, sim_and_gateway
+from e2e_helpers import CLIENT_KEY, dropped, last_to, module_stack, recorded
 
 from gateway_process import GatewayProcess, SimThread
 
@@ -27,20 +26,7 @@ CALL = 'What is the weather in Paris? [[sim:call:get_weather {"city":"Paris"}]]'
 EPHEMERAL = {"type": "ephemeral"}
 
 
-@pytest.fixture(scope="module")
-def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[SimThread, GatewayProcess]]:
-    with sim_and_gateway(tmp_path_factory.mktemp("cross")) as pair:
-        yield pair
-
-
-@pytest.fixture(scope="module")
-def sim(env: tuple[SimThread, GatewayProcess]) -> SimThread:
-    return env[0]
-
-
-@pytest.fixture(scope="module")
-def gw(env: tuple[SimThread, GatewayProcess]) -> GatewayProcess:
-    return env[1]
+env, sim, gw = module_stack()
 
 
 @pytest.fixture(scope="module")

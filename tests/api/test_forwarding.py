@@ -8,7 +8,6 @@ from __future__ import annotations
 import base64
 import json
 import re
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -24,8 +23,8 @@ from e2e_helpers import (
     dropped,
     last_to,
     lower_headers,
+    module_stack,
     recorded_to,
-    sim_and_gateway,
     sse_events,
 )
 
@@ -35,20 +34,7 @@ MSG_ID = re.compile(rb"msg_[0-9a-f]+")
 CATALOG = yaml.safe_load((Path(__file__).resolve().parents[2] / "config" / "models.yaml").read_text())["models"]
 
 
-@pytest.fixture(scope="module")
-def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[SimThread, GatewayProcess]]:
-    with sim_and_gateway(tmp_path_factory.mktemp("forwarding")) as pair:
-        yield pair
-
-
-@pytest.fixture(scope="module")
-def sim(env: tuple[SimThread, GatewayProcess]) -> SimThread:
-    return env[0]
-
-
-@pytest.fixture(scope="module")
-def gw(env: tuple[SimThread, GatewayProcess]) -> GatewayProcess:
-    return env[1]
+env, sim, gw = module_stack()
 
 
 def send_fixture(gw: GatewayProcess, fixture: dict[str, Any], body: dict[str, Any]) -> httpx.Response:

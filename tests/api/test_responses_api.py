@@ -7,13 +7,12 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from collections.abc import Iterator
 
 import anthropic
 import httpx
 import openai
 import pytest
-from e2e_helpers import CLIENT_KEY, auth, recorded, recorded_to, sim_and_gateway
+from e2e_helpers import CLIENT_KEY, auth, module_stack, recorded, recorded_to
 
 from gateway_process import GatewayProcess, SimThread
 
@@ -22,20 +21,7 @@ TOOLS = [{"type": "function", "name": "get_weather", "description": "Weather for
 CALL = 'What is the weather in Paris? [[sim:call:get_weather {"city":"Paris"}]]'
 
 
-@pytest.fixture(scope="module")
-def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[SimThread, GatewayProcess]]:
-    with sim_and_gateway(tmp_path_factory.mktemp("responses")) as pair:
-        yield pair
-
-
-@pytest.fixture(scope="module")
-def sim(env: tuple[SimThread, GatewayProcess]) -> SimThread:
-    return env[0]
-
-
-@pytest.fixture(scope="module")
-def gw(env: tuple[SimThread, GatewayProcess]) -> GatewayProcess:
-    return env[1]
+env, sim, gw = module_stack()
 
 
 @pytest.fixture(scope="module")
