@@ -221,3 +221,15 @@ def test_codex_responses_request_arrives_as_sent(sim: SimThread, gw: GatewayProc
         assert h.get(name) == fx["headers"][name], name
     assert h["authorization"] == f"Bearer {PROVIDER_KEYS['openai']}"
     assert CLIENT_KEY not in json.dumps(got["header_list"])
+
+
+def test_the_clients_anthropic_version_is_kept(sim: SimThread, gw: GatewayProcess) -> None:
+    """Forwarding swaps the key, not the API version the client speaks."""
+    sim.reset()
+    r = httpx.post(gw.url + "/v1/messages", timeout=30,
+                   headers={"x-api-key": CLIENT_KEY, "anthropic-version": "2024-10-22"},
+                   json={"model": "claude-sonnet-4-5", "max_tokens": 50, "messages": [{"role": "user", "content": "hi"}]})
+    assert r.status_code == 200, r.text
+    h = lower_headers(last_to(sim, "/v1/messages"))
+    assert h["anthropic-version"] == "2024-10-22"
+    assert h["x-api-key"] == PROVIDER_KEYS["anthropic"]

@@ -53,6 +53,7 @@ from tierroute.types import (
     EmbeddingRequest,
     EmbeddingResponse,
     FinishReason,
+    Inbound,
     ToolCallDelta,
     Usage,
 )
@@ -72,6 +73,16 @@ def anthropic_headers(dep: Deployment) -> dict[str, str]:
     return h
 
 
+def forward_to(fwd: Inbound, dep: Deployment, path: str, **body: Any) -> tuple[str, bytes, dict[str, str]]:
+    """(URL, body, headers) of a client's Anthropic request forwarded to ``dep``: the provider's key and
+    configured headers win, but the client's own ``anthropic-version`` is kept (ours only if it sent none)."""
+    own = anthropic_headers(dep)
+    version = own.pop("anthropic-version")
+    headers = forward_headers(fwd, own)
+    headers.setdefault("anthropic-version", version)
+    return url_with_query(dep.base_url + path, fwd), forward_body(fwd, dep, **body), headers
+
+
 def _refuse(msg: str, dep: Deployment, param: str | None = None) -> BadRequest:
     err = BadRequest(f"{dep.id}: {msg}", param=param, deployment=dep.id)
     err.fallback = True  # another dialect can do it
@@ -83,15 +94,12 @@ class AnthropicAdapter:
 
     def _request(self, req: ChatRequest, dep: Deployment, info: CallInfo, stream: bool
                  ) -> tuple[str, bytes, dict[str, str]]:
-        url = dep.base_url + "/v1/messages"
         fwd = req.forwarded("anthropic")
         if fwd is not None:
             info.forwarded = True
-            headers = forward_headers(fwd, anthropic_headers(dep))
-            headers.setdefault("anthropic-version", API_VERSION)
-            body = forward_body(fwd, dep, max_tokens_field="max_tokens", dropped=info.dropped)
-            return url_with_query(url, fwd), body, headers
-        return url, _encode(build_request(req, dep, stream=stream, dropped=info.dropped)), anthropic_headers(dep)
+            return forward_to(fwd, dep, "/v1/messages", max_tokens_field="max_tokens", dropped=info.dropped)
+        return (dep.base_url + "/v1/messages", _encode(build_request(req, dep, stream=stream, dropped=info.dropped)),
+                anthropic_headers(dep))
 
     async def _one(self, url: str, body: bytes, headers: dict[str, str], req: ChatRequest, dep: Deployment,
                    info: CallInfo, index: int) -> ChatResponse:
