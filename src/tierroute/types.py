@@ -440,6 +440,9 @@ class Plan(Struct, kw_only=True):
     classification: Classification | None = None
     candidates: list[Candidate] = field(default_factory=list)
     cascade: bool = False
+    # The request's affinity session key (routing/affinity.py), found while planning, so recording what
+    # the answer left warm does not hash the stable prefix again; None: no session.
+    session: str | None = None
 
 
 class RateLimitInfo(Struct, kw_only=True):

@@ -125,7 +125,7 @@ class Exchange:
         # The body names the catalog model (as OpenRouter does), the same on a miss and a cache hit.
         resp.model = done.deployment.model
         await gw.executor.finish(done, resp.usage.total_tokens)
-        await gw.router.note_answer(req, done.deployment, resp.usage)  # the session's cache is warm there
+        await gw.router.note_answer(req, done.deployment, resp.usage, plan)  # the session's cache is warm there
         self._record(done.deployment.model, done, resp.usage, None,
                      answer=resp.choices[0].message.content if resp.choices else None)
         if self.cache_ctx is not None:

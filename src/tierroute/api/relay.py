@@ -143,7 +143,7 @@ class ChunkRelay:
         err = self.error if isinstance(self.error, ProviderError) else None
         await ex.gw.executor.finish(done, prompt + completion, err)
         if self.error is None and self.usage is not None:
-            await ex.gw.router.note_answer(ex.req, done.deployment, self.usage)
+            await ex.gw.router.note_answer(ex.req, done.deployment, self.usage, ex.plan)
         ex._record(done.deployment.model, done, usage, self.error, ttft_ms=self.ttft_ms, answer=text)
         complete = self.error is None and self.finish_reason in ("stop", "length") and not self.tool_calls
         if ex.cache_ctx is not None and complete:

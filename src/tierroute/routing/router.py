@@ -104,7 +104,7 @@ class Router:
     # ------------------------------------------------------------------ public
 
     def plan(self, req: ChatRequest, hints: RouteHints, *, warm: Warm | None = None) -> Plan:
-        """``warm``: the session's warm caches when the caller has them (``warm_for``); else this
+        """``warm``: the session's warm caches when the caller has them (``session_and_warm``); else this
         instance's own view of them is used (``plan_async`` reads the shared store)."""
         if warm is None:
             warm = self.warm_now(req)
@@ -146,19 +146,20 @@ class Router:
         assert self.affinity is not None
         return self._warm(req, key, self.affinity.get_now(key))
 
-    async def warm_for(self, req: ChatRequest) -> Warm | None:
-        """The session's warm caches from the (shared) store: one Redis HGETALL, or a dict get."""
+    async def session_and_warm(self, req: ChatRequest) -> tuple[str | None, Warm | None]:
+        """The session key and its warm caches from the (shared) store: one Redis HGETALL, or a dict get."""
         key = self._session(req)
         if key is None:
-            return None
+            return None, None
         assert self.affinity is not None
-        return self._warm(req, key, await self.affinity.get(key))
+        return key, self._warm(req, key, await self.affinity.get(key))
 
-    async def note_answer(self, req: ChatRequest, dep: Deployment, usage: Usage) -> None:
+    async def note_answer(self, req: ChatRequest, dep: Deployment, usage: Usage, plan: Plan | None = None) -> None:
         """After a successful upstream answer: remember what it left cached on ``dep`` for the session,
-        with the vendor's TTL. Cheap and never raises."""
+        with the vendor's TTL. ``plan``: the request's plan from ``plan_async``, which knows the session
+        already. Cheap and never raises."""
         try:
-            key = self._session(req)
+            key = plan.session if plan is not None else self._session(req)
             if key is None:
                 return
             e = warm_from_answer(req, dep, usage, ttl_s=self.cfg.affinity.ttl_s)
@@ -179,9 +180,11 @@ class Router:
         it (the semantic cache embeds the same text for its lookup); then no embedding is computed here
         and the trained router's decision costs well under a millisecond."""
         named = self._named(req.model)
-        warm = await self.warm_for(req)
+        key, warm = await self.session_and_warm(req)
         if req.model != "auto" and named is None:
-            return self.plan(req, hints, warm=warm or _NO_WARM)
+            plan = self.plan(req, hints, warm=warm or _NO_WARM)
+            plan.session = key
+            return plan
         tokens = estimate_prompt_tokens(req)
         c = classify_fast(req, hints, tokens=tokens)
         want_learned = (self.cfg.classifier.learned and c.source != "hint" and c.task != "vision"
@@ -198,7 +201,9 @@ class Router:
                 c = merge(c, best, p[best])
             if want_trained and self.trained is not None:
                 self._apply_trained(c, vec, hints, prompt_text(req))
-        return self._plan_auto(req, hints, c, tokens, trained_done=True, named=named, warm=warm or _NO_WARM)
+        plan = self._plan_auto(req, hints, c, tokens, trained_done=True, named=named, warm=warm or _NO_WARM)
+        plan.session = key
+        return plan
 
     # ------------------------------------------------------------------ embeddings
 
